@@ -1,0 +1,56 @@
+# Quick start: `make serve` and `make test` each do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SHARED_MODELS := $(abspath ../shared/models)
+
+# Models resolve from BQAT_MODEL_DIR; point it at ../shared/models when that folder exists.
+ifeq ($(origin BQAT_MODEL_DIR), undefined)
+ifneq ($(wildcard $(SHARED_MODELS)),)
+export BQAT_MODEL_DIR := $(SHARED_MODELS)
+endif
+endif
+
+NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
+
+.PHONY: install serve test lint bench-native lock clean
+
+install: $(STAMP)
+
+# The venv, the pinned dependencies (requirements.lock) and the project with its native build.
+$(STAMP): pyproject.toml requirements.lock $(NATIVE_SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c requirements.lock scikit-build-core pybind11
+	$(BIN)/python -m pip install --quiet --no-build-isolation -c requirements.lock -e ".[cpu,dev]"
+	touch $@
+
+serve: $(STAMP)
+	$(BIN)/bqat serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench-native: $(STAMP)
+	$(BIN)/python bench/native.py
+
+# Re-resolve every pinned version from pyproject.toml's ranges (needs the package registry).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.lock-venv/bin/python -m pip install --quiet scikit-build-core pybind11
+	.lock-venv/bin/python -m pip install --quiet --no-build-isolation ".[cpu,dev]"
+	printf '%s\n' "# Pinned versions of every dependency, resolved from pyproject.toml ranges (make lock). Used as" \
+		"# pip constraints by the Makefile. onnxruntime-gpu (the gpu extra) is resolved on install." > requirements.lock
+	.lock-venv/bin/python -m pip freeze --exclude bqat >> requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The bqat HTTP API (Litestar, port 8848)."""

@@ -1,0 +1,116 @@
+"""The `bqat` command line. Verbs that run flows or servers import them lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from bqat.errors import BqatError
+
+
+def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
+    """Rows as aligned columns, or as one JSON array with --json."""
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        return
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip())
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from bqat.models import MODELS
+
+    rows = [
+        {
+            "name": spec.name,
+            "file": spec.file,
+            "bytes": spec.size,
+            "licence": spec.licence,
+            "sha256": spec.sha256 if args.json else spec.sha256[:12],
+            "upstream": spec.upstream_url or "(conversion recipe: see `source`)",
+            **({"source": spec.source} if args.json else {}),
+        }
+        for spec in MODELS.values()
+    ]
+    _print_rows(rows, args.json)
+    return 0
+
+
+def _models_verify(args: argparse.Namespace) -> int:
+    from bqat.models import MODELS, verify
+
+    results = [verify(spec) for spec in MODELS.values()]
+    _print_rows(
+        [
+            {"name": r.spec.name, "status": r.status, "path": str(r.path or ""), "detail": r.detail}
+            for r in results
+        ],
+        args.json,
+    )
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def _models_pull(args: argparse.Namespace) -> int:
+    from bqat.models import MODELS
+    from bqat.models.fetch import pull
+
+    rows, failed = [], False
+    for spec in MODELS.values():
+        try:
+            path = pull(spec)
+        except BqatError as exc:
+            failed = True
+            rows.append({"name": spec.name, "status": "unavailable", "detail": str(exc)})
+        else:
+            rows.append({"name": spec.name, "status": "ok", "detail": str(path)})
+    _print_rows(rows, args.json)
+    return 1 if failed else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bqat.serve import serve
+
+    return serve()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bqat", description="Biometric quality assessment: measure, store, audit samples."
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    models = verbs.add_parser("models", help="list, verify or download the model files")
+    model_verbs = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, handler, text in (
+        ("list", _models_list, "the registered models"),
+        ("verify", _models_verify, "find each file and check its sha256"),
+        ("pull", _models_pull, "download the files that have an upstream URL into the cache"),
+    ):
+        action = model_verbs.add_parser(name, help=text)
+        action.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        action.set_defaults(handler=handler)
+
+    serve = verbs.add_parser("serve", help="start the local Prefect server (API and worker soon)")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `bqat` console script; exit code 0 only on success."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except BqatError as exc:
+        print(f"bqat: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

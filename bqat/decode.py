@@ -1,0 +1,180 @@
+"""Image decoding by content, never by extension, with limits checked before any pixel is decoded.
+
+Pillow reads only the header (format, size, EXIF orientation); OpenCV decodes the pixels, and
+refuses truncated data instead of returning a half-grey image. Every failure is an `InputError`
+whose message says why, so a scan can store it as that file's error and go on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from bqat.errors import InputError
+from bqat.settings import get_settings
+
+Sample = str | Path | bytes | np.ndarray
+
+_EXIF_ORIENTATION = 0x0112
+_WSQ_MAGIC = b"\xff\xa0\xff\xa8"
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Decoded pixels, upright, 8-bit: H x W x 3 BGR, or H x W grey when asked for grey."""
+
+    pixels: np.ndarray
+    format: str
+    orientation: int
+    source_mode: str
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+def decode_image(
+    sample: Sample, *, grey: bool = False, max_pixels: int | None = None
+) -> DecodedImage:
+    """Decode a path, encoded bytes or a NumPy array into an upright 8-bit image.
+
+    Files are sniffed by content (a JPEG named `.png` decodes). EXIF orientation is applied.
+    Grey, grey+alpha, RGBA and 16-bit inputs become 8-bit BGR (or grey): 16-bit values are
+    scaled by 255/65535 and transparent pixels are composited over white. NumPy arrays are taken
+    as grey (H x W) or RGB(A) (H x W x 3|4), uint8 or uint16. Images with more than `max_pixels`
+    (default: BQAT_MAX_IMAGE_PIXELS) pixels are refused before they are decoded.
+    """
+    limit = max_pixels if max_pixels is not None else get_settings().max_image_pixels
+    if isinstance(sample, np.ndarray):
+        return _from_array(sample, grey=grey, limit=limit)
+    data = _read(sample)
+    fmt, mode, orientation = _sniff(data, limit)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None:
+        raise InputError(f"cannot decode the {fmt} data: the file is corrupt or truncated")
+    pixels = _to_8bit(decoded, channels_are_bgr=True, grey=grey)
+    return DecodedImage(_upright(pixels, orientation), fmt, orientation, mode)
+
+
+def _read(sample: str | Path | bytes) -> bytes:
+    if isinstance(sample, bytes | bytearray | memoryview):
+        data = bytes(sample)
+    else:
+        path = Path(sample)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"no such file: {path}") from None
+        except IsADirectoryError:
+            raise InputError(f"is a directory, not a file: {path}") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise InputError("the file is empty")
+    return data
+
+
+def _sniff(data: bytes, limit: int) -> tuple[str, str, int]:
+    """Format, mode and EXIF orientation from the header alone; refuses oversized images."""
+    if data.startswith(_WSQ_MAGIC):
+        raise InputError("WSQ fingerprint images are not supported yet; convert them to PNG")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as header:
+                width, height = header.size
+                fmt, mode = header.format or "unknown", header.mode
+                orientation = _orientation(header)
+    except UnidentifiedImageError:
+        raise InputError(
+            f"not a supported image: the content matches no image format (starts with {data[:8]!r})"
+        ) from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"image refused before decoding: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"unreadable image header: {exc}") from None
+    _check_pixels(width, height, limit)
+    return fmt, mode, orientation
+
+
+def _orientation(header: Image.Image) -> int:
+    try:
+        value = int(header.getexif().get(_EXIF_ORIENTATION, 1))
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return 1  # a damaged EXIF block does not make the pixels unusable
+    return value if 1 <= value <= 8 else 1
+
+
+def _check_pixels(width: int, height: int, limit: int) -> None:
+    if width <= 0 or height <= 0:
+        raise InputError(f"image has no pixels ({width} x {height})")
+    if width * height > limit:
+        raise InputError(
+            f"image is {width} x {height} = {width * height} pixels, above the limit of {limit} "
+            "(BQAT_MAX_IMAGE_PIXELS)"
+        )
+
+
+def _from_array(array: np.ndarray, *, grey: bool, limit: int) -> DecodedImage:
+    if array.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"array must be uint8 or uint16, got {array.dtype}")
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))):
+        raise InputError(
+            f"array must be H x W, H x W x 1, H x W x 3 or H x W x 4, got {array.shape}"
+        )
+    _check_pixels(array.shape[1], array.shape[0], limit)
+    pixels = _to_8bit(array, channels_are_bgr=False, grey=grey)
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[1 if array.ndim == 2 else array.shape[2]]
+    return DecodedImage(pixels, "array", 1, mode)
+
+
+def _to_8bit(pixels: np.ndarray, *, channels_are_bgr: bool, grey: bool) -> np.ndarray:
+    """8-bit, alpha composited over white, then BGR or grey."""
+    if pixels.dtype == np.uint16:
+        pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    elif pixels.dtype != np.uint8:
+        raise InputError(f"unsupported sample type {pixels.dtype}: only 8- and 16-bit images")
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        pixels = _over_white(pixels)
+    if pixels.ndim == 2:
+        return pixels if grey else cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
+    if grey:
+        code = cv2.COLOR_BGR2GRAY if channels_are_bgr else cv2.COLOR_RGB2GRAY
+        return cv2.cvtColor(pixels, code)
+    return pixels if channels_are_bgr else np.ascontiguousarray(pixels[:, :, ::-1])
+
+
+def _over_white(pixels: np.ndarray) -> np.ndarray:
+    colour, alpha = pixels[:, :, :-1].astype(np.float32), pixels[:, :, -1:].astype(np.float32) / 255
+    blended = colour * alpha + 255.0 * (1.0 - alpha)
+    out = np.rint(blended).astype(np.uint8)
+    return out[:, :, 0] if out.shape[2] == 1 else out
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation 2-8 (the transform that makes the stored pixels upright)."""
+    transforms = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: a.swapaxes(0, 1)[:, ::-1],
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda a: a.swapaxes(0, 1)[::-1],
+    }
+    if orientation == 1:
+        return pixels
+    return np.ascontiguousarray(transforms[orientation](pixels))

@@ -1,0 +1,25 @@
+"""One exception tree for the whole project.
+
+Every failure a user can cause or meet is a `BqatError`; callers catch the branch they can act on
+(the API maps each branch to one HTTP status, the scan flow turns `InputError` into an error row).
+"""
+
+
+class BqatError(Exception):
+    """Root of every error bqat raises on purpose."""
+
+
+class InputError(BqatError, ValueError):
+    """A sample cannot be used: undecodable, empty, truncated, too large, wrong kind of content."""
+
+
+class ConfigError(BqatError, ValueError):
+    """A setting, option or argument is invalid (unknown key, bad range, unavailable modality)."""
+
+
+class ModelError(BqatError, RuntimeError):
+    """A model file is missing, corrupt (sha256 mismatch) or cannot be loaded or fetched."""
+
+
+class NativeError(BqatError, ValueError):
+    """A native kernel refused its arguments (dtype, shape, empty input) or failed inside."""

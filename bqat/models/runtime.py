@@ -1,0 +1,91 @@
+"""One ONNX Runtime session per model per process, on the best execution provider available.
+
+onnxruntime (CPU) and onnxruntime-gpu install the same Python package, so which one is present is
+checked here, at first use, with an actionable message instead of an ImportError deep in a scan.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import metadata
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from bqat.errors import ConfigError, ModelError
+from bqat.models.registry import resolve
+from bqat.settings import get_settings
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+_CPU = "CPUExecutionProvider"
+_CUDA = "CUDAExecutionProvider"
+_lock = threading.Lock()
+_sessions: dict[str, onnxruntime.InferenceSession] = {}
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def onnxruntime_module() -> ModuleType:
+    """The imported onnxruntime package, after checking that exactly one flavour is installed."""
+    if _installed("onnxruntime") and _installed("onnxruntime-gpu"):
+        raise ConfigError(
+            "onnxruntime and onnxruntime-gpu are both installed and overwrite each other; "
+            "uninstall both, then install bqat[cpu] or bqat[gpu]"
+        )
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ModelError(
+            "ONNX Runtime is not installed: pip install 'bqat[cpu]' (or 'bqat[gpu]' on CUDA hosts)"
+        ) from exc
+    return onnxruntime
+
+
+def providers() -> list[str]:
+    """Execution providers to ask for, best first; CPU is always the last fallback."""
+    choice = get_settings().execution_provider
+    available = onnxruntime_module().get_available_providers()
+    if choice == "cuda" and _CUDA not in available:
+        raise ConfigError(
+            "BQAT_EXECUTION_PROVIDER=cuda but this ONNX Runtime offers only "
+            f"{', '.join(available)}; install bqat[gpu] on a CUDA host"
+        )
+    if choice != "cpu" and _CUDA in available:
+        return [_CUDA, _CPU]
+    return [_CPU]
+
+
+def session(name: str) -> onnxruntime.InferenceSession:
+    """The process's session for registered model `name`, created on first use.
+
+    ONNX Runtime sessions are safe to `run` from several threads, so one per process serves all.
+    """
+    with _lock:
+        existing = _sessions.get(name)
+        if existing is not None:
+            return existing
+        ort = onnxruntime_module()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = get_settings().threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        path = resolve(name)
+        try:
+            created = ort.InferenceSession(str(path), options, providers=providers())
+        except Exception as exc:  # ORT raises its own untyped errors for corrupt graphs
+            raise ModelError(f"model {name}: ONNX Runtime cannot load {path}: {exc}") from exc
+        _sessions[name] = created
+        return created
+
+
+def active_providers() -> list[str]:
+    """Providers the sessions created so far actually run on (CUDA may fall back to CPU)."""
+    with _lock:
+        return sorted({p for s in _sessions.values() for p in s.get_providers()})

@@ -1,0 +1,70 @@
+"""The one settings object: every `BQAT_*` environment variable, typed and validated once."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from platformdirs import user_cache_path
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bqat.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Runtime settings read from the environment (prefix `BQAT_`); see the README's table."""
+
+    model_config = SettingsConfigDict(env_prefix="BQAT_", frozen=True, extra="ignore")
+
+    home: Path = Field(Path("./bqat-home"), description="Store, reports and uploads live here.")
+    data_root: Annotated[list[Path], NoDecode] = Field(
+        default_factory=lambda: [Path("./data")],
+        description="Folders POST /scan/ may read, separated by ':'.",
+    )
+    model_dir: Path | None = Field(None, description="Folder searched first for model files.")
+    model_cache_dir: Path = Field(
+        default_factory=lambda: user_cache_path("bqat") / "models",
+        description="Where `bqat models pull` stores files; searched after model_dir.",
+    )
+    api_key: SecretStr | None = Field(None, description="When set, the API requires X-API-Key.")
+    host: str = Field("127.0.0.1", description="Interface the API and Prefect server listen on.")
+    port: int = Field(8848, ge=1, le=65535)
+    prefect_port: int = Field(4200, ge=1, le=65535)
+    execution_provider: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="ONNX Runtime provider: CUDA when available (auto), or forced."
+    )
+    task_runner: str = Field("threads", pattern=r"^(threads|dask://[^\s]+)$")
+    threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1)
+    max_files_per_request: int = Field(10_000, ge=1)
+    max_image_pixels: int = Field(100_000_000, ge=1)
+    file_timeout_s: float = Field(60.0, gt=0)
+    max_concurrent_scans: int = Field(2, ge=1)
+
+    @field_validator("data_root", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(":") if part]
+        return value
+
+    @field_validator("model_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"BQAT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Prefect flows that orchestrate bqat scans (ingest, assess, store, outliers, reports)."""

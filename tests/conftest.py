@@ -1,0 +1,52 @@
+"""Shared fixtures: the ../shared material, and settings isolated from the caller's environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bqat.settings import get_settings
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared (models and samples) is not beside the repository")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def samples(shared: Path) -> Path:
+    return shared / "samples"
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every test gets its own BQAT_HOME and model cache; BQAT_MODEL_DIR is kept when set."""
+    home = tmp_path_factory.mktemp("bqat-home")
+    monkeypatch.setenv("BQAT_HOME", str(home))
+    monkeypatch.setenv("BQAT_MODEL_CACHE_DIR", str(home / "model-cache"))
+    if "BQAT_MODEL_DIR" not in os.environ and (SHARED / "models").is_dir():
+        monkeypatch.setenv("BQAT_MODEL_DIR", str(SHARED / "models"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def set_env(monkeypatch: pytest.MonkeyPatch):
+    """Set BQAT_* variables for one test and re-read the settings."""
+
+    def apply(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    return apply

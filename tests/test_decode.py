@@ -1,0 +1,225 @@
+"""Decoding: content sniffing, EXIF orientation, modes and depths, limits, and clear refusals.
+
+Expected pixels come from Pillow (an independent decoder) or from synthetic images.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from bqat import InputError
+from bqat.decode import decode_image
+
+
+def encode(image: Image.Image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def pillow_bgr(data: bytes) -> np.ndarray:
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    return np.asarray(upright)[:, :, ::-1]
+
+
+@pytest.fixture
+def quadrants() -> Image.Image:
+    """An asymmetric 40 x 24 RGB image: every rotation and flip of it is distinguishable."""
+    pixels = np.zeros((24, 40, 3), np.uint8)
+    pixels[:12, :20] = (255, 0, 0)
+    pixels[:12, 20:] = (0, 255, 0)
+    pixels[12:, :20] = (0, 0, 255)
+    pixels[12:, 20:] = (255, 255, 0)
+    pixels[2:5, 2:9] = (255, 255, 255)
+    return Image.fromarray(pixels)
+
+
+def test_every_sample_image_decodes_like_pillow(samples: Path):
+    files = [p for d in ("face", "fingerprint", "iris") for p in sorted((samples / d).iterdir())]
+    assert len(files) >= 15
+    for path in files:
+        decoded = decode_image(path)
+        expected = pillow_bgr(path.read_bytes())
+        assert decoded.pixels.shape == expected.shape, path.name
+        assert decoded.pixels.dtype == np.uint8
+        # libjpeg versions differ in IDCT rounding by a grey level or two; lossless is exact.
+        tolerance = 3 if decoded.format == "JPEG" else 0
+        difference = np.abs(decoded.pixels.astype(int) - expected.astype(int))
+        assert difference.max() <= tolerance, path.name
+
+
+def test_a_jpeg_named_png_is_decoded_by_its_content(samples: Path):
+    decoded = decode_image(samples / "iris" / "sample_0.png")
+    assert decoded.format == "JPEG"
+    assert decoded.pixels.ndim == 3
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_exif_orientation_is_applied_like_pillow(quadrants, orientation, fmt):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    params = {"quality": 100, "subsampling": 0} if fmt == "JPEG" else {}
+    data = encode(quadrants, fmt, exif=exif, **params)
+    decoded = decode_image(data)
+    expected = pillow_bgr(data)
+    assert decoded.orientation == orientation
+    assert decoded.pixels.shape == expected.shape
+    assert np.abs(decoded.pixels.astype(int) - expected.astype(int)).max() <= (
+        8 if fmt == "JPEG" else 0
+    )
+
+
+def test_orientation_6_turns_a_landscape_image_into_a_portrait(quadrants):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated 90 degrees anticlockwise: display turns it clockwise
+    decoded = decode_image(encode(quadrants, "PNG", exif=exif))
+    assert (decoded.height, decoded.width) == (40, 24)
+    # After a clockwise turn the red top-left quadrant lies at the top-right.
+    assert tuple(decoded.pixels[15, 15]) == (0, 0, 255)
+
+
+def test_grey_images_become_three_equal_channels_or_stay_grey_when_asked():
+    grey = Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16))
+    data = encode(grey, "PNG")
+    colour = decode_image(data)
+    assert colour.pixels.shape == (16, 16, 3)
+    assert (colour.pixels == np.asarray(grey)[:, :, None]).all()
+    assert (decode_image(data, grey=True).pixels == np.asarray(grey)).all()
+
+
+def test_transparent_pixels_are_composited_over_white():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[..., 0] = 200  # red
+    rgba[:2, :, 3] = 255  # opaque top half
+    rgba[2:, :, 3] = 0  # transparent bottom half
+    decoded = decode_image(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    assert tuple(decoded.pixels[0, 0]) == (0, 0, 200)
+    assert tuple(decoded.pixels[3, 3]) == (255, 255, 255)
+
+
+def test_half_transparent_grey_blends_halfway_to_white():
+    la = np.zeros((2, 2, 2), np.uint8)
+    la[..., 0] = 0
+    la[..., 1] = 128
+    decoded = decode_image(encode(Image.fromarray(la, "LA"), "PNG"), grey=True)
+    assert decoded.pixels.shape == (2, 2)
+    assert abs(int(decoded.pixels[0, 0]) - round(255 * (1 - 128 / 255))) <= 1
+
+
+def test_sixteen_bit_images_scale_to_eight_bit():
+    values = np.array([[0, 257 * 10, 257 * 128, 65535]], np.uint16)
+    decoded = decode_image(encode(Image.fromarray(values), "PNG"), grey=True)
+    assert decoded.pixels.tolist() == [[0, 10, 128, 255]]
+
+
+def test_arrays_are_taken_as_rgb_and_returned_as_bgr():
+    rgb = np.zeros((3, 5, 3), np.uint8)
+    rgb[..., 0] = 255
+    decoded = decode_image(rgb)
+    assert decoded.format == "array"
+    assert tuple(decoded.pixels[0, 0]) == (0, 0, 255)
+
+
+def test_sixteen_bit_arrays_are_accepted():
+    decoded = decode_image(np.full((2, 2), 65535, np.uint16), grey=True)
+    assert decoded.pixels.tolist() == [[255, 255], [255, 255]]
+
+
+@pytest.mark.parametrize(
+    ("array", "reason"),
+    [
+        (np.zeros((4, 4), np.float32), "uint8 or uint16"),
+        (np.zeros((4, 4, 2), np.uint8), "H x W"),
+        (np.zeros(16, np.uint8), "H x W"),
+        (np.zeros((0, 4), np.uint8), "no pixels"),
+    ],
+)
+def test_unusable_arrays_are_input_errors(array, reason):
+    with pytest.raises(InputError, match=reason):
+        decode_image(array)
+
+
+def test_images_above_the_pixel_limit_are_refused(quadrants):
+    with pytest.raises(InputError, match="above the limit of 500"):
+        decode_image(encode(quadrants, "PNG"), max_pixels=500)
+
+
+def test_the_pixel_limit_comes_from_the_settings(quadrants, set_env):
+    set_env(BQAT_MAX_IMAGE_PIXELS="100")
+    with pytest.raises(InputError, match="BQAT_MAX_IMAGE_PIXELS"):
+        decode_image(encode(quadrants, "PNG"))
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid PNG header announcing width x height grey pixels, with one tiny IDAT."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("side", [20_000, 100_000])
+def test_a_decompression_bomb_is_refused_from_its_header(side):
+    with pytest.raises(InputError, match="limit"):
+        decode_image(png_bomb(side, side), max_pixels=10_000_000)
+
+
+def test_text_named_jpg_is_not_an_image(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("these are not pixels\n")
+    with pytest.raises(InputError, match="not a supported image"):
+        decode_image(path)
+
+
+def test_an_empty_file_is_an_input_error(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        decode_image(path)
+
+
+def test_a_missing_file_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        decode_image(tmp_path / "absent.jpg")
+
+
+def test_a_directory_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="directory"):
+        decode_image(tmp_path)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.9, 0.98])
+def test_truncated_jpeg_data_is_an_input_error(samples: Path, keep):
+    data = (samples / "face" / "268625316_1.jpg").read_bytes()
+    with pytest.raises(InputError):
+        decode_image(data[: int(len(data) * keep)])
+
+
+def test_corrupt_png_data_is_an_input_error(quadrants):
+    data = bytearray(encode(quadrants, "PNG"))
+    start = data.index(b"IDAT") + 8
+    data[start : start + 20] = bytes(20)
+    with pytest.raises(InputError):
+        decode_image(bytes(data))
+
+
+def test_wsq_is_refused_with_a_clear_message():
+    with pytest.raises(InputError, match="WSQ"):
+        decode_image(b"\xff\xa0\xff\xa8" + bytes(100))
