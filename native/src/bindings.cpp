@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <string>
 
 #include "bqat/stats.hpp"
@@ -49,7 +50,9 @@ bqat::TensorSpec tensor_spec(const std::array<float, 3>& mean, const std::array<
     spec.mean = mean;
     spec.std = std;
     for (float s : std)
-        if (!(s != 0.0f)) throw NativeError("std values must be non-zero");
+        if (!std::isfinite(s) || s == 0.0f) throw NativeError("std values must be finite and non-zero");
+    for (float m : mean)
+        if (!std::isfinite(m)) throw NativeError("mean values must be finite");
     spec.swap_rb = swap_rb;
     if (layout == "nchw") spec.layout = bqat::Layout::NCHW;
     else if (layout == "nhwc") spec.layout = bqat::Layout::NHWC;
@@ -180,8 +183,8 @@ PYBIND11_MODULE(_native, m) {
 The image is resized by one factor s = min(out_width / W, out_height / H) to
 floor(W s + 0.5) x floor(H s + 0.5) with bilinear sampling (half-pixel centres, as
 cv2.INTER_LINEAR), placed at the top-left corner, and the rest is filled with `pad`. Each value
-becomes (p - mean[c]) / std[c]; `swap_rb` swaps channels 0 and 2 (BGR <-> RGB); grey input is
-replicated to 3 channels and an alpha channel is ignored. `layout` is 'nchw' or 'nhwc'.
+becomes (p - mean[c]) / std[c]; `swap_rb` swaps channels 0 and 2 (BGR <-> RGB); grey input
+(1 channel, or 2 = grey + alpha) is replicated to 3 channels and an alpha channel is ignored. `layout` is 'nchw' or 'nhwc'.
 Writes into sample `index` of `out` (float32, N x 3 x H x W or N x H x W x 3) when given.
 Returns (tensor, s).)doc");
 

@@ -1,5 +1,6 @@
 #include "bqat/stats.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -63,6 +64,9 @@ struct Histogram {
 
 GreyStats grey_stats(const ImageView& image, int block) {
     const int h = image.height, w = image.width;
+    // A block larger than the image tiles it like one of the image's size (a single tile per
+    // row or column); clamping keeps the tile arithmetic below from overflowing the int.
+    block = std::min(block, std::max(h, w));
     const std::ptrdiff_t ps = image.pixel_stride;
     const int tiles_x = (w + block - 1) / block;
     // Four interleaved histograms avoid stalls on repeated increments of one bin.

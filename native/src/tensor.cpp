@@ -46,11 +46,6 @@ struct PixelWriter {
         }
     }
 
-    // Writes output row y from one planar row (3 planes of `count`).
-    void write_row(int y, int count, const float* planes) const {
-        blend_row(y, count, planes, planes, 0.0f);
-    }
-
     void fill_row(int y, int x_begin, int x_end, float pixel_value) const {
         if (x_begin >= x_end) return;
         const std::size_t row = static_cast<std::size_t>(y) * out.width;
@@ -107,13 +102,43 @@ void interpolate_row(const ImageView& image, const std::array<std::ptrdiff_t, 3>
     }
 }
 
-// floor(v) clamped to [-2, limit], without a libm call (std::floor is one on baseline x86-64).
-// Clamping first keeps far-away taps from overflowing the int; their weights then do not matter
-// because every tap lies outside the image and reads the border.
-inline int floor_clamped(double v, int limit) {
-    const double c = std::clamp(v, -2.0, static_cast<double>(limit));
+// The first bilinear tap of coordinate v and its weight, with v clamped to [-2, limit] first
+// (a NaN, from an overflowed coordinate, goes to -2). Clamping keeps far-away taps from
+// overflowing the int and their weight finite and within [0, 1); both taps of a clamped
+// coordinate lie outside the image, so the sample is the border. No libm call (std::floor is
+// one on baseline x86-64).
+struct Tap1D {
+    int index;
+    float weight;
+};
+
+inline Tap1D floor_clamped(double v, int limit) {
+    const double c = v >= -2.0 ? std::min(v, static_cast<double>(limit)) : -2.0;
     const int t = static_cast<int>(c);
-    return t - (c < t);
+    const int index = t - (c < t);
+    return {index, static_cast<float>(c - index)};
+}
+
+// v as an index bound in [lo, hi]: ceil(v) clamped, with NaN going to lo.
+inline int ceil_clamped(double v, int lo, int hi) {
+    if (!(v > lo)) return lo;
+    if (v >= hi) return hi;
+    return static_cast<int>(std::ceil(v));
+}
+
+// Narrows [begin, end) towards the x with 0 <= slope * x + offset < limit - 1, i.e. those whose
+// two bilinear taps along this axis lie inside [0, limit). Exact up to rounding, so the caller
+// checks the ends of the result.
+void narrow_to_inside(double slope, double offset, int limit, int& begin, int& end) {
+    double lo = -offset, hi = limit - 1 - offset;
+    if (slope == 0) {
+        if (!(lo <= 0 && 0 < hi)) end = begin;
+        return;
+    }
+    lo /= slope, hi /= slope;
+    if (slope < 0) std::swap(lo, hi);
+    begin = ceil_clamped(lo, begin, end);
+    end = ceil_clamped(hi, begin, end);
 }
 
 }  // namespace
@@ -164,37 +189,93 @@ double letterbox(const ImageView& image, const TensorSpec& spec, float pad, cons
 void warp_crop(const ImageView& image, const double inverse[6], const TensorSpec& spec,
                float border, const TensorOut& out) {
     const auto ch = channel_offsets(image, spec.swap_rb);
-    const PixelWriter writer(spec, out);
-    const std::size_t n = out.width;
-    std::vector<float> row(n * 3);
     const std::ptrdiff_t ps = image.pixel_stride, rs = image.row_stride;
-    for (int y = 0; y < out.height; ++y) {
-        for (int x = 0; x < out.width; ++x) {
-            const double sx = inverse[0] * x + inverse[1] * y + inverse[2];
-            const double sy = inverse[3] * x + inverse[4] * y + inverse[5];
-            const int x0 = floor_clamped(sx, image.width), y0 = floor_clamped(sy, image.height);
-            const float wx = static_cast<float>(sx - x0), wy = static_cast<float>(sy - y0);
-            float p[4][3];
-            if (x0 >= 0 && y0 >= 0 && x0 + 1 < image.width && y0 + 1 < image.height) {
-                const std::uint8_t* a = image.pixel(y0, x0);
-                const std::uint8_t* corners[4] = {a, a + ps, a + rs, a + rs + ps};
-                for (int k = 0; k < 4; ++k)
-                    for (int c = 0; c < 3; ++c) p[k][c] = corners[k][ch[c]];
-            } else {
-                for (int k = 0; k < 4; ++k) {
-                    const int tx = x0 + (k & 1), ty = y0 + (k >> 1);
-                    const bool inside = tx >= 0 && tx < image.width && ty >= 0 && ty < image.height;
-                    for (int c = 0; c < 3; ++c)
-                        p[k][c] = inside ? static_cast<float>(image.pixel(ty, tx)[ch[c]]) : border;
-                }
-            }
+    const int width = image.width, height = image.height;
+    // Along output row y the source coordinates are (a x + bx, d x + by).
+    const double a = inverse[0], d = inverse[3];
+    const PixelWriter writer(spec, out);
+    // Output channel c of pixel x of a row y lies at row + c * channel_step + x * step.
+    const bool nchw = spec.layout == Layout::NCHW;
+    const std::ptrdiff_t step = nchw ? 1 : 3;
+    const std::ptrdiff_t channel_step = nchw ? static_cast<std::ptrdiff_t>(writer.plane) : 1;
+
+    // Any pixel: each tap is checked and reads `border` when outside the image.
+    auto tap = [&](int tx, int ty, std::ptrdiff_t c) -> float {
+        const bool inside = tx >= 0 && tx < width && ty >= 0 && ty < height;
+        return inside ? static_cast<float>(image.pixel(ty, tx)[c]) : border;
+    };
+    auto general = [&](float* row, int x, double sx, double sy) {
+        const auto [x0, wx] = floor_clamped(sx, width);
+        const auto [y0, wy] = floor_clamped(sy, height);
+        for (int c = 0; c < 3; ++c) {
+            const float p00 = tap(x0, y0, ch[c]), p10 = tap(x0 + 1, y0, ch[c]);
+            const float p01 = tap(x0, y0 + 1, ch[c]), p11 = tap(x0 + 1, y0 + 1, ch[c]);
+            const float top = p00 + (p10 - p00) * wx;
+            const float bottom = p01 + (p11 - p01) * wx;
+            row[c * channel_step + x * step] = writer.normalise(c, top + (bottom - top) * wy);
+        }
+    };
+
+    // Pixels whose four taps all lie inside the image go in chunks: gather the taps into
+    // planes, then blend, normalise and store in loops the compiler vectorises.
+    constexpr int kChunk = 64;
+    alignas(16) std::uint8_t taps[3][4][kChunk];
+    alignas(16) float wx[kChunk], wy[kChunk], planes[3][kChunk];
+    auto inside_chunk = [&](float* row, int x_begin, int count, double bx, double by) {
+        for (int i = 0; i < count; ++i) {
+            const double sx = a * (x_begin + i) + bx, sy = d * (x_begin + i) + by;
+            const int x0 = static_cast<int>(sx), y0 = static_cast<int>(sy);  // floor, as >= 0
+            wx[i] = static_cast<float>(sx - x0);
+            wy[i] = static_cast<float>(sy - y0);
+            const std::uint8_t* upper = image.pixel(y0, x0);
+            const std::uint8_t* lower = upper + rs;
             for (int c = 0; c < 3; ++c) {
-                const float top = p[0][c] + (p[1][c] - p[0][c]) * wx;
-                const float bottom = p[2][c] + (p[3][c] - p[2][c]) * wx;
-                row[c * n + x] = top + (bottom - top) * wy;
+                taps[c][0][i] = upper[ch[c]];
+                taps[c][1][i] = upper[ch[c] + ps];
+                taps[c][2][i] = lower[ch[c]];
+                taps[c][3][i] = lower[ch[c] + ps];
             }
         }
-        writer.write_row(y, out.width, row.data());
+        for (int c = 0; c < 3; ++c) {
+            const std::uint8_t *p00 = taps[c][0], *p10 = taps[c][1];
+            const std::uint8_t *p01 = taps[c][2], *p11 = taps[c][3];
+            const float m = spec.mean[c], k = writer.inv_std[c];
+            float* dst = nchw ? row + c * channel_step + x_begin : planes[c];
+            for (int i = 0; i < count; ++i) {
+                const float top = p00[i] + (p10[i] - p00[i]) * wx[i];
+                const float bottom = p01[i] + (p11[i] - p01[i]) * wx[i];
+                dst[i] = (top + (bottom - top) * wy[i] - m) * k;
+            }
+        }
+        if (!nchw) {
+            float* dst = row + 3 * x_begin;
+            for (int i = 0; i < count; ++i) {
+                dst[3 * i] = planes[0][i];
+                dst[3 * i + 1] = planes[1][i];
+                dst[3 * i + 2] = planes[2][i];
+            }
+        }
+    };
+
+    for (int y = 0; y < out.height; ++y) {
+        float* const row = out.data + static_cast<std::size_t>(y) * out.width * step;
+        const double bx = inverse[1] * y + inverse[2], by = inverse[4] * y + inverse[5];
+        auto all_taps_inside = [&](int x) {
+            const double sx = a * x + bx, sy = d * x + by;
+            return sx >= 0 && sx < width - 1 && sy >= 0 && sy < height - 1;
+        };
+        // Those pixels form one run [begin, end) of the row, as the source coordinates are
+        // monotonic in x (rounding included): estimate it, then trim it until both ends check.
+        int begin = 0, end = out.width;
+        narrow_to_inside(a, bx, width, begin, end);
+        narrow_to_inside(d, by, height, begin, end);
+        while (begin < end && !all_taps_inside(begin)) ++begin;
+        while (end > begin && !all_taps_inside(end - 1)) --end;
+
+        for (int x = 0; x < begin; ++x) general(row, x, a * x + bx, d * x + by);
+        for (int x = begin; x < end; x += kChunk)
+            inside_chunk(row, x, std::min(kChunk, end - x), bx, by);
+        for (int x = end; x < out.width; ++x) general(row, x, a * x + bx, d * x + by);
     }
 }
 

@@ -1,0 +1,184 @@
+"""Slow, independent references for the bqat._native kernels.
+
+Everything here is written from the documented semantics with NumPy (explicit samplers and loops)
+or taken from OpenCV; nothing calls the kernels under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+Triple = Sequence[float]
+ZEROS = (0.0, 0.0, 0.0)
+ONES = (1.0, 1.0, 1.0)
+
+
+def random_image(shape: tuple[int, ...], seed: int, smooth: bool = False) -> np.ndarray:
+    """Uniform random uint8 pixels; `smooth` blurs them (for comparisons with cv2.warpAffine)."""
+    image = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    if smooth:
+        image = cv2.GaussianBlur(image, (0, 0), 3.0).reshape(shape)
+        # Stretch the blurred values back to most of the range so differences stay visible.
+        low, high = int(image.min()), int(image.max())
+        image = ((image.astype(np.float64) - low) * (250.0 / max(1, high - low))).astype(np.uint8)
+    return image
+
+
+def three_channels(image: np.ndarray) -> np.ndarray:
+    """H x W x 3 float64 pixels as the kernels see them: grey replicated, alpha dropped."""
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return pixels[:, :, :3].astype(np.float64)
+
+
+def to_tensor(
+    pixels: np.ndarray,
+    mean: Triple = ZEROS,
+    std: Triple = ONES,
+    swap_rb: bool = False,
+    layout: str = "nchw",
+) -> np.ndarray:
+    """H x W x 3 pixel values -> a 1-sample float64 tensor: swap, normalise, lay out."""
+    if swap_rb:
+        pixels = pixels[:, :, ::-1]
+    values = (pixels - np.asarray(mean, np.float64)) / np.asarray(std, np.float64)
+    if layout == "nchw":
+        values = values.transpose(2, 0, 1)
+    return values[None]
+
+
+def letterbox_geometry(height: int, width: int, out_height: int, out_width: int):
+    """(scale, resized height, resized width) as documented for letterbox."""
+    scale = min(out_width / width, out_height / height)
+    nw = min(max(int(np.floor(width * scale + 0.5)), 1), out_width)
+    nh = min(max(int(np.floor(height * scale + 0.5)), 1), out_height)
+    return scale, nh, nw
+
+
+def resize_bilinear(pixels: np.ndarray, out_height: int, out_width: int) -> np.ndarray:
+    """cv2.INTER_LINEAR's half-pixel bilinear resize, written out with explicit index arithmetic."""
+    height, width = pixels.shape[:2]
+
+    def taps(out_size: int, in_size: int):
+        first, second, weight = [], [], []
+        for i in range(out_size):
+            f = (i + 0.5) * in_size / out_size - 0.5
+            s = int(np.floor(f))
+            w = f - s
+            if s < 0:
+                s, w = 0, 0.0
+            if s >= in_size - 1:
+                s, w = in_size - 1, 0.0
+            first.append(s)
+            second.append(min(s + 1, in_size - 1))
+            weight.append(w)
+        return np.array(first), np.array(second), np.array(weight)
+
+    y0, y1, wy = taps(out_height, height)
+    x0, x1, wx = taps(out_width, width)
+    wx = wx[None, :, None]
+    top = pixels[y0][:, x0] * (1 - wx) + pixels[y0][:, x1] * wx
+    bottom = pixels[y1][:, x0] * (1 - wx) + pixels[y1][:, x1] * wx
+    return top * (1 - wy[:, None, None]) + bottom * wy[:, None, None]
+
+
+def letterbox_reference(
+    image: np.ndarray,
+    out_height: int,
+    out_width: int,
+    *,
+    mean: Triple = ZEROS,
+    std: Triple = ONES,
+    swap_rb: bool = False,
+    layout: str = "nchw",
+    pad: float = 0.0,
+    resize: str = "cv2",
+) -> tuple[np.ndarray, float]:
+    """The letterboxed tensor: cv2.resize on float32 (or the NumPy sampler), then the pad."""
+    height, width = image.shape[:2]
+    scale, nh, nw = letterbox_geometry(height, width, out_height, out_width)
+    pixels = three_channels(image)
+    if resize == "cv2":
+        resized = cv2.resize(pixels.astype(np.float32), (nw, nh), interpolation=cv2.INTER_LINEAR)
+        resized = resized.reshape(nh, nw, 3).astype(np.float64)
+    else:
+        resized = resize_bilinear(pixels, nh, nw)
+    canvas = np.full((out_height, out_width, 3), pad, np.float64)
+    canvas[:nh, :nw] = resized
+    return to_tensor(canvas, mean, std, swap_rb, layout), scale
+
+
+def warp_reference(
+    image: np.ndarray,
+    matrix: np.ndarray,
+    out_height: int,
+    out_width: int,
+    *,
+    mean: Triple = ZEROS,
+    std: Triple = ONES,
+    swap_rb: bool = False,
+    layout: str = "nchw",
+    border: float = 0.0,
+) -> np.ndarray:
+    """Bilinear samples of the source at M @ [x, y, 1]; taps outside the image read `border`."""
+    src = three_channels(image)
+    height, width = src.shape[:2]
+    m = np.asarray(matrix, np.float64)
+    ys, xs = np.mgrid[0:out_height, 0:out_width].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        sx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+        sy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+        x0, y0 = np.floor(sx), np.floor(sy)
+        # A coordinate that overflowed (inf, nan) is outside: its taps read the border.
+        wx = np.where(np.isfinite(sx), sx - x0, 0.0)[:, :, None]
+        wy = np.where(np.isfinite(sy), sy - y0, 0.0)[:, :, None]
+
+    def tap(tx: np.ndarray, ty: np.ndarray) -> np.ndarray:
+        values = np.full((out_height, out_width, 3), border, np.float64)
+        inside = (tx >= 0) & (tx < width) & (ty >= 0) & (ty < height)
+        values[inside] = src[ty[inside].astype(np.int64), tx[inside].astype(np.int64)]
+        return values
+
+    top = tap(x0, y0) * (1 - wx) + tap(x0 + 1, y0) * wx
+    bottom = tap(x0, y0 + 1) * (1 - wx) + tap(x0 + 1, y0 + 1) * wx
+    return to_tensor(top * (1 - wy) + bottom * wy, mean, std, swap_rb, layout)
+
+
+def affine(angle_deg: float = 0.0, scale: float = 1.0, tx: float = 0.0, ty: float = 0.0):
+    """Output -> source map: rotate by `angle_deg`, scale by `scale`, then translate by (tx, ty)."""
+    a = np.deg2rad(angle_deg)
+    return np.array(
+        [
+            [scale * np.cos(a), -scale * np.sin(a), tx],
+            [scale * np.sin(a), scale * np.cos(a), ty],
+        ]
+    )
+
+
+def grey_stats_reference(grey: np.ndarray, block: int) -> dict[str, float]:
+    """Each statistic computed separately and plainly from its definition."""
+    grey = np.ascontiguousarray(grey)
+    values = grey.astype(np.float64)
+    height, width = grey.shape
+    ordered = np.sort(grey.ravel()).astype(np.float64)
+    k = max(1, ordered.size // 100)
+    means = []
+    for top in range(0, height, block):
+        for left in range(0, width, block):
+            means.append(values[top : top + block, left : left + block].mean())
+    hist = np.bincount(grey.ravel(), minlength=256) / grey.size
+    p = hist[hist > 0]
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "dynamic_range": float(ordered[-k:].mean() - ordered[:k].mean()),
+        "laplacian_variance": float(cv2.Laplacian(grey, cv2.CV_64F).var()),
+        "block_mean_std": float(np.std(means)),
+        "entropy": float(-(p * np.log2(p)).sum()),
+    }
