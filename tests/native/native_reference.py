@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+import pytest
 
 Triple = Sequence[float]
 ZEROS = (0.0, 0.0, 0.0)
@@ -182,3 +183,15 @@ def grey_stats_reference(grey: np.ndarray, block: int) -> dict[str, float]:
         "block_mean_std": float(np.std(means)),
         "entropy": float(-(p * np.log2(p)).sum()),
     }
+
+
+# Non-contiguous views of a 4-channel image: kernels must read them like their contiguous copy.
+STRIDED_VIEWS = [
+    pytest.param(lambda im: im[::2, 1:-1], id="every-other-row-cropped-columns"),
+    pytest.param(lambda im: im[:, :, ::-1], id="channel-reversed"),
+    pytest.param(lambda im: im[::-1, ::-3], id="flipped-strided"),
+    pytest.param(lambda im: im.transpose(1, 0, 2), id="transposed"),
+    pytest.param(lambda im: im[5:40, 7:60, :3], id="crop-of-4-channels"),
+    pytest.param(lambda im: im[:, :, 1], id="one-channel-as-grey"),
+    pytest.param(lambda im: im[:, :, 2:3], id="one-channel-hxwx1"),
+]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from native_reference import letterbox_geometry, letterbox_reference, random_image
+from native_reference import (
+    STRIDED_VIEWS,
+    letterbox_geometry,
+    letterbox_reference,
+    random_image,
+)
 
 from bqat import _native
 
@@ -155,18 +160,7 @@ def test_letterbox_writes_only_sample_index_of_a_preallocated_batch(layout, inde
     assert np.all(others == -7.0)
 
 
-@pytest.mark.parametrize(
-    "view",
-    [
-        pytest.param(lambda im: im[::2, 1:-1], id="every-other-row-cropped-columns"),
-        pytest.param(lambda im: im[:, :, ::-1], id="channel-reversed"),
-        pytest.param(lambda im: im[::-1, ::-3], id="flipped-strided"),
-        pytest.param(lambda im: im.transpose(1, 0, 2), id="transposed"),
-        pytest.param(lambda im: im[5:40, 7:60, :3], id="crop-of-4-channels"),
-        pytest.param(lambda im: im[:, :, 1], id="one-channel-as-grey"),
-        pytest.param(lambda im: im[:, :, 2:3], id="one-channel-hxwx1"),
-    ],
-)
+@pytest.mark.parametrize("view", STRIDED_VIEWS)
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
 def test_letterbox_reads_non_contiguous_views_like_their_contiguous_copy(view, layout):
     base = random_image((61, 83, 4), seed=16)

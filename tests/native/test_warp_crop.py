@@ -5,7 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from native_reference import affine, random_image, three_channels, to_tensor, warp_reference
+from native_reference import (
+    STRIDED_VIEWS,
+    affine,
+    random_image,
+    three_channels,
+    to_tensor,
+    warp_reference,
+)
 
 from bqat import _native
 
@@ -213,17 +220,7 @@ def test_warp_crop_accepts_any_real_matrix_dtype_and_layout():
     np.testing.assert_array_equal(run(image, np.hstack([matrix, matrix])[:, :3], 20, 20), expected)
 
 
-@pytest.mark.parametrize(
-    "view",
-    [
-        pytest.param(lambda im: im[::2, 1:-1], id="every-other-row-cropped-columns"),
-        pytest.param(lambda im: im[:, :, ::-1], id="channel-reversed"),
-        pytest.param(lambda im: im[::-1, ::-3], id="flipped-strided"),
-        pytest.param(lambda im: im.transpose(1, 0, 2), id="transposed"),
-        pytest.param(lambda im: im[5:40, 7:60, :3], id="crop-of-4-channels"),
-        pytest.param(lambda im: im[:, :, 1], id="one-channel-as-grey"),
-    ],
-)
+@pytest.mark.parametrize("view", STRIDED_VIEWS)
 @pytest.mark.parametrize("layout", ["nchw", "nhwc"])
 def test_warp_crop_reads_non_contiguous_views_like_their_contiguous_copy(view, layout):
     base = random_image((61, 83, 4), seed=12)
