@@ -1,0 +1,24 @@
+"""Declared measures: the schema of every record, and the shared 0-100 component mapping."""
+
+from bqat.measures.declaration import SCALAR_SUFFIX, Measure, Modality, Sigmoid
+from bqat.measures.registry import (
+    MODALITIES,
+    available_modalities,
+    check_modality,
+    declare,
+    measures,
+    specification,
+)
+
+__all__ = [
+    "MODALITIES",
+    "SCALAR_SUFFIX",
+    "Measure",
+    "Modality",
+    "Sigmoid",
+    "available_modalities",
+    "check_modality",
+    "declare",
+    "measures",
+    "specification",
+]
