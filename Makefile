@@ -14,7 +14,7 @@ endif
 
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
-.PHONY: install serve test lint bench-native lock clean
+.PHONY: install serve test lint bench-native bench-face lock clean
 
 install: $(STAMP)
 
@@ -39,6 +39,9 @@ lint: $(STAMP)
 
 bench-native: $(STAMP)
 	$(BIN)/python bench/native.py
+
+bench-face: $(STAMP)
+	$(BIN)/python bench/face.py
 
 # Re-resolve every pinned version from pyproject.toml's ranges (needs the package registry).
 lock:

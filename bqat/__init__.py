@@ -1,7 +1,17 @@
 """bqat: biometric quality assessment for face, fingerprint, iris and speech samples."""
 
+from bqat.assessment import assess, specification
 from bqat.errors import BqatError, ConfigError, InputError, ModelError, NativeError
 
 __version__ = "0.1.0"
 
-__all__ = ["BqatError", "ConfigError", "InputError", "ModelError", "NativeError", "__version__"]
+__all__ = [
+    "BqatError",
+    "ConfigError",
+    "InputError",
+    "ModelError",
+    "NativeError",
+    "__version__",
+    "assess",
+    "specification",
+]

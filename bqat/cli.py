@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from bqat.errors import BqatError
+from bqat.errors import BqatError, InputError
 
 
 def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
@@ -74,6 +74,33 @@ def _models_pull(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _assess(args: argparse.Namespace) -> int:
+    """One JSON record per line on stdout; a failing file goes to stderr and the rest go on."""
+    from bqat.assessment import assess
+
+    options = dict(args.option or [])
+    failed = 0
+    for path in args.files:
+        try:
+            record = assess(path, args.modality, **options)
+        except InputError as exc:
+            failed += 1
+            print(f"bqat: {path}: {exc}", file=sys.stderr)
+            continue
+        print(json.dumps(record), flush=True)
+    return 1 if failed else 0
+
+
+def _option(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{key}: {value!r} is not a number") from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bqat.serve import serve
 
@@ -96,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
         action = model_verbs.add_parser(name, help=text)
         action.add_argument("--json", action="store_true", help="print JSON instead of a table")
         action.set_defaults(handler=handler)
+
+    assess = verbs.add_parser("assess", help="measure samples; one JSON record per line")
+    assess.add_argument("--modality", required=True, help="face, fingerprint, iris or speech")
+    assess.add_argument(
+        "--option",
+        action="append",
+        type=_option,
+        metavar="KEY=VALUE",
+        help="an engine option, e.g. confidence=0.7 or yaw_threshold=8 (repeatable)",
+    )
+    assess.add_argument("files", nargs="+", metavar="FILE")
+    assess.set_defaults(handler=_assess)
 
     serve = verbs.add_parser("serve", help="start the local Prefect server (API and worker soon)")
     serve.set_defaults(handler=_serve)

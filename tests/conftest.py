@@ -12,6 +12,11 @@ from bqat.settings import get_settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
+# Models resolve from ../shared/models unless the caller chose a folder (the Makefile does too);
+# set for the whole session so that fixtures of any scope see it.
+if "BQAT_MODEL_DIR" not in os.environ and (SHARED / "models").is_dir():
+    os.environ["BQAT_MODEL_DIR"] = str(SHARED / "models")
+
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
@@ -29,12 +34,10 @@ def samples(shared: Path) -> Path:
 def isolated_settings(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """Every test gets its own BQAT_HOME and model cache; BQAT_MODEL_DIR is kept when set."""
+    """Every test gets its own BQAT_HOME and model cache."""
     home = tmp_path_factory.mktemp("bqat-home")
     monkeypatch.setenv("BQAT_HOME", str(home))
     monkeypatch.setenv("BQAT_MODEL_CACHE_DIR", str(home / "model-cache"))
-    if "BQAT_MODEL_DIR" not in os.environ and (SHARED / "models").is_dir():
-        monkeypatch.setenv("BQAT_MODEL_DIR", str(SHARED / "models"))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

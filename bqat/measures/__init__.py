@@ -1,6 +1,6 @@
 """Declared measures: the schema of every record, and the shared 0-100 component mapping."""
 
-from bqat.measures.declaration import SCALAR_SUFFIX, Measure, Modality, Sigmoid
+from bqat.measures.declaration import SCALAR_SUFFIX, Component, Linear, Measure, Modality, Sigmoid
 from bqat.measures.registry import (
     MODALITIES,
     available_modalities,
@@ -13,6 +13,8 @@ from bqat.measures.registry import (
 __all__ = [
     "MODALITIES",
     "SCALAR_SUFFIX",
+    "Component",
+    "Linear",
     "Measure",
     "Modality",
     "Sigmoid",

@@ -7,8 +7,9 @@ the API models and the report's column descriptions are all generated from them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 Modality = Literal["face", "fingerprint", "iris", "speech"]
 JsonType = Literal["integer", "number", "boolean", "string"]
@@ -49,11 +50,32 @@ class Sigmoid:
 
 
 @dataclass(frozen=True)
+class Linear:
+    """A raw value already on a 0-100-like scale: component = round(offset + scale * x), clipped."""
+
+    scale: float
+    offset: float = 0.0
+
+    def __call__(self, raw: float | None) -> int | None:
+        if raw is None or not math.isfinite(raw):
+            return None
+        return int(min(100.0, max(0.0, round(self.offset + self.scale * raw))))
+
+    def describe(self) -> str:
+        return f"round({self.offset:g} + {self.scale:g} * x), clipped to 0..100"
+
+
+Component = Sigmoid | Linear
+
+
+@dataclass(frozen=True)
 class Measure:
     """One field of a modality's record.
 
     `component` is the default mapping of the raw value to a 0-100 quality component; a measure
     with one also yields the column `<name>_scalar`. `range` is (low, high), None where open.
+    `compute` reads the modality's frozen per-sample context and returns the raw value, or None
+    when the sample does not allow it (no face, for instance).
     """
 
     name: str
@@ -64,8 +86,9 @@ class Measure:
     range: tuple[float | None, float | None] | None = None
     direction: Direction = "none"
     clause: str | None = None
-    component: Sigmoid | None = None
+    component: Component | None = None
     values: tuple[str, ...] | None = None
+    compute: Callable[[Any], object] | None = field(default=None, compare=False, repr=False)
 
     @property
     def scalar_name(self) -> str | None:

@@ -76,6 +76,9 @@ def session(name: str) -> onnxruntime.InferenceSession:
         options.intra_op_num_threads = get_settings().threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle intra-op threads would otherwise spin and steal the cores from the next model of
+        # the chain (measured: 53 ms -> 28 ms for detector + mesh + irises on 2 cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = resolve(name)
         try:
             created = ort.InferenceSession(str(path), options, providers=providers())

@@ -1,0 +1,171 @@
+"""The frozen per-sample context of the face engine: every stage runs once, measures only read.
+
+Stages: decode → grey + one-pass image statistics → detection (all confident faces) → the largest
+face's mesh (two passes) → both irises → head pose → an eye-aligned, scale-normalised face crop
+with a face-region mask, on which the ISO/IEC 29794-5 luminance and sharpness measures are taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from bqat import _native
+from bqat.decode import DecodedImage
+from bqat.face.detector import Face, detect_faces
+from bqat.face.landmarks import Eye, Mesh, eyes, face_mesh
+from bqat.face.options import FaceOptions
+from bqat.face.pose import Pose, head_pose
+from bqat.face.template import load_template
+
+ALIGNED_SIZE = 192
+ALIGNED_IED = 64.0
+ALIGNED_EYE_ROW = 80.0
+MIN_MESH_PRESENCE = 0.5
+
+
+@dataclass(frozen=True)
+class AlignedFace:
+    """Grey and colour crops in which the eye centres sit at fixed points 64 px apart.
+
+    The subject's right eye maps to (64, 80) and the left eye to (128, 80) in a 192 x 192 crop,
+    so region measures are independent of image size, face size and roll. `mask` marks the face
+    region (convex hull of the mesh); the crop's column 96 is the face's vertical midline.
+    """
+
+    grey: np.ndarray
+    colour: np.ndarray
+    mask: np.ndarray
+
+
+@dataclass(frozen=True)
+class FaceContext:
+    """Everything the face measures read. Face-dependent fields are None when there is no face."""
+
+    file: str | None
+    image: DecodedImage
+    grey: np.ndarray
+    image_stats: dict[str, float]
+    faces: list[Face]
+    face: Face | None
+    mesh: Mesh | None
+    right_eye: Eye | None
+    left_eye: Eye | None
+    pose: Pose | None
+    aligned: AlignedFace | None
+    options: FaceOptions
+
+    @property
+    def ied(self) -> float | None:
+        """Distance between the iris centres in pixels."""
+        if self.right_eye is None or self.left_eye is None:
+            return None
+        return float(np.linalg.norm(self.left_eye.centre - self.right_eye.centre))
+
+    @property
+    def eye_midpoint(self) -> np.ndarray | None:
+        if self.right_eye is None or self.left_eye is None:
+            return None
+        return (self.right_eye.centre + self.left_eye.centre) / 2.0
+
+
+def statistics_block(height: int, width: int) -> int:
+    """Tile side for block statistics: 1/16 of the shorter side, so the measure ignores scale."""
+    return max(4, min(height, width) // 16)
+
+
+def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -> FaceContext:
+    """Run every stage once on a decoded BGR image."""
+    pixels = image.pixels
+    grey = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+    stats = _native.grey_stats(grey, block=statistics_block(*grey.shape))
+    faces = detect_faces(pixels, min_score=options.confidence)
+    face = max(faces, key=_area) if faces else None
+    mesh = face_mesh(pixels, face) if face is not None else None
+    if mesh is not None and mesh.presence < MIN_MESH_PRESENCE:
+        mesh = None
+    right_eye, left_eye = eyes(pixels, mesh) if mesh is not None else (None, None)
+    pose = None
+    aligned = None
+    if mesh is not None and right_eye is not None and left_eye is not None:
+        template = load_template()
+        pose = head_pose(mesh.points, template.points, template.weights)
+        aligned = align_face(pixels, grey, mesh, right_eye, left_eye)
+    return FaceContext(
+        file=file,
+        image=image,
+        grey=grey,
+        image_stats=stats,
+        faces=faces,
+        face=face,
+        mesh=mesh,
+        right_eye=right_eye,
+        left_eye=left_eye,
+        pose=pose,
+        aligned=aligned,
+        options=options,
+    )
+
+
+def _area(face: Face) -> float:
+    left, top, right, bottom = face.box
+    return max(0.0, right - left) * max(0.0, bottom - top)
+
+
+def alignment_matrix(right_eye: np.ndarray, left_eye: np.ndarray) -> np.ndarray:
+    """2 x 3 similarity mapping image pixels to the aligned crop (eyes to their fixed points)."""
+    source = left_eye - right_eye
+    target = np.array([ALIGNED_IED, 0.0])
+    scale = np.linalg.norm(target) / np.linalg.norm(source)
+    angle = np.arctan2(source[1], source[0])
+    cos, sin = scale * np.cos(-angle), scale * np.sin(-angle)
+    linear = np.array([[cos, -sin], [sin, cos]])
+    anchor = np.array([(ALIGNED_SIZE - ALIGNED_IED) / 2.0, ALIGNED_EYE_ROW])
+    return np.hstack([linear, (anchor - linear @ right_eye)[:, None]])
+
+
+def align_face(
+    pixels: np.ndarray, grey: np.ndarray, mesh: Mesh, right_eye: Eye, left_eye: Eye
+) -> AlignedFace:
+    """The aligned crops; large faces are first reduced with area averaging (no aliasing)."""
+    # Landmarks put pixel centres at j + 0.5; OpenCV's warps put them at j.
+    matrix = alignment_matrix(right_eye.centre - 0.5, left_eye.centre - 0.5)
+    points = (mesh.points[:, :2] - 0.5) @ matrix[:, :2].T + matrix[:, 2]
+    size = (ALIGNED_SIZE, ALIGNED_SIZE)
+    crops = []
+    for source in (grey, pixels):
+        region, region_matrix = _reduced_region(source, matrix)
+        crops.append(
+            cv2.warpAffine(
+                region, region_matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+        )
+    hull = cv2.convexHull(np.round(points).astype(np.int32))
+    mask = np.zeros(size, np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    return AlignedFace(grey=crops[0], colour=crops[1], mask=mask.astype(bool))
+
+
+def _reduced_region(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The part of `image` the crop sees, area-reduced to the crop's scale, and its new matrix."""
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    if scale >= 1.0:
+        return image, matrix
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [ALIGNED_SIZE, 0], [0, ALIGNED_SIZE], [ALIGNED_SIZE, ALIGNED_SIZE]])
+    mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = image.shape[:2]
+    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in mapped.min(axis=0))
+    x1 = min(width, int(np.ceil(mapped[:, 0].max())) + 2)
+    y1 = min(height, int(np.ceil(mapped[:, 1].max())) + 2)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return image, matrix
+    region = image[y0:y1, x0:x1]
+    reduced_size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
+    reduced = cv2.resize(region, reduced_size, interpolation=cv2.INTER_AREA)
+    sx, sy = (x1 - x0) / reduced_size[0], (y1 - y0) / reduced_size[1]
+    # reduced pixel centre (u, v) sits at image ((u + 0.5) * sx - 0.5 + x0, ...)
+    to_image = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5], [0, 0, 1]])
+    return reduced, matrix @ to_image

@@ -1,0 +1,867 @@
+"""The face record: every field declared once, in record order, with the rule that computes it.
+
+Right/left are the subject's (ISO/IEC 39794-5): the subject's right eye is mesh corners 33/133,
+on the image's left in an unmirrored photo. Pixel coordinates are original-image pixels after
+EXIF orientation, integers, clamped to the image. Fields that need a face are null without one.
+The `iso_*` measures follow the names of OFIQ (ISO/IEC 29794-5); each description says how our
+raw value is defined, and the declared component maps it to 0-100 (OFIQ's mapping where its
+configuration gives one, ours otherwise, as stated).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bqat.face.context import ALIGNED_SIZE, FaceContext
+from bqat.measures import Linear, Measure, Sigmoid, declare
+
+# MediaPipe mesh indices (subject's right eye = image-left in an unmirrored photo).
+RIGHT_EYE_CORNERS = (33, 133)
+LEFT_EYE_CORNERS = (263, 362)
+RIGHT_EYE_LIDS = ((160, 144), (159, 145), (158, 153), (157, 154))
+LEFT_EYE_LIDS = ((385, 380), (386, 374), (387, 373), (384, 381))
+MOUTH_CORNERS = (61, 291)
+INNER_LIPS = (13, 14)
+NOSE_BRIDGE = 6
+CHIN = 152
+FACE_SIDES = (234, 454)
+
+EYE_CLOSED_BELOW = 0.15
+# Calibrated on the sample faces: neutral mouths 0.69-0.84, a broad smile 1.00.
+SMILE_ABOVE = 0.92
+GLASSES_ABOVE = 0.12
+DARK_AT_MOST = 25
+BRIGHT_AT_LEAST = 247
+NATURAL_A = (5.0, 25.0)
+NATURAL_B = (5.0, 35.0)
+
+
+def _with(*needs: str) -> Callable[[Callable[[FaceContext], Any]], Callable[[FaceContext], Any]]:
+    """The rule runs only when every named context field is present; otherwise the value is null."""
+
+    def wrap(rule: Callable[[FaceContext], Any]) -> Callable[[FaceContext], Any]:
+        def guarded(ctx: FaceContext) -> Any:
+            if any(getattr(ctx, need) is None for need in needs):
+                return None
+            return rule(ctx)
+
+        return guarded
+
+    return wrap
+
+
+def _clamp(value: float, high: int) -> int:
+    """The index of the pixel holding continuous coordinate `value` (pixel j spans [j, j+1)),
+    clamped to the image."""
+    return int(min(max(math.floor(value), 0), high - 1))
+
+
+def _distance(points: np.ndarray, a: int, b: int) -> float:
+    return float(np.linalg.norm(points[a, :2] - points[b, :2]))
+
+
+def eye_openness(
+    points: np.ndarray, corners: tuple[int, int], lids: tuple[tuple[int, int], ...]
+) -> float:
+    """Mean distance between four upper/lower lid pairs over the eye's corner distance (EAR)."""
+    opening = np.mean([_distance(points, upper, lower) for upper, lower in lids])
+    return float(opening / _distance(points, *corners))
+
+
+def _mean_lid_opening(points: np.ndarray) -> float:
+    """The smaller eye's mean lid opening in pixels."""
+    return min(
+        float(np.mean([_distance(points, u, lo) for u, lo in lids]))
+        for lids in (RIGHT_EYE_LIDS, LEFT_EYE_LIDS)
+    )
+
+
+def _label(
+    value: float | None, threshold: float, positive: str, negative: str, level: str
+) -> str | None:
+    if value is None:
+        return None
+    if value > threshold:
+        return positive
+    if value < -threshold:
+        return negative
+    return level
+
+
+def glasses_score(ctx: FaceContext) -> float:
+    """Strength of a horizontal edge crossing the nose bridge between the eyes (0..1).
+
+    A spectacle bridge is a horizontal bar between the inner eye corners; the score is the
+    strongest row-mean vertical gradient in the central third of the bridge region of the
+    aligned crop, divided by 255.
+    """
+    grey = ctx.aligned.grey.astype(np.float32)
+    top, bottom = 62, 98  # from brow level to the upper nose in the aligned crop (eyes at row 80)
+    left, right = 96 - 11, 96 + 11  # the central third between the inner eye corners
+    gradient = np.abs(cv2.Sobel(grey[top:bottom, left:right], cv2.CV_32F, 0, 1, ksize=3)) / 4.0
+    return float(gradient.mean(axis=1).max() / 255.0)
+
+
+def _face_region(ctx: FaceContext) -> np.ndarray:
+    return ctx.aligned.grey[ctx.aligned.mask]
+
+
+def _fraction(values: np.ndarray, condition: np.ndarray) -> float:
+    return float(np.count_nonzero(condition) / max(1, values.size))
+
+
+def _entropy(values: np.ndarray) -> float:
+    counts = np.bincount(values, minlength=256).astype(np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def face_sharpness(ctx: FaceContext) -> float:
+    """Variance of the Laplacian inside the face region of the aligned crop."""
+    laplacian = cv2.Laplacian(ctx.aligned.grey, cv2.CV_64F)
+    return float(laplacian[ctx.aligned.mask].var())
+
+
+def illumination_uniformity(ctx: FaceContext) -> float:
+    """Histogram intersection (32 bins) of the image-left and image-right halves of the face."""
+    half = ALIGNED_SIZE // 2
+    grey, mask = ctx.aligned.grey, ctx.aligned.mask
+    halves = [grey[:, :half][mask[:, :half]], grey[:, half:][mask[:, half:]]]
+    if min(h.size for h in halves) == 0:
+        return 0.0
+    hists = [np.bincount(h // 8, minlength=32) / h.size for h in halves]
+    return float(np.minimum(*hists).sum())
+
+
+def natural_colour(ctx: FaceContext) -> float:
+    """Distance (CIELAB a*b* units) of the face region's mean a*, b* from a natural skin range."""
+    lab = cv2.cvtColor(ctx.aligned.colour, cv2.COLOR_BGR2LAB).astype(np.float64)
+    pixels = lab[ctx.aligned.mask]
+    a, b = pixels[:, 1].mean() - 128.0, pixels[:, 2].mean() - 128.0
+    da = max(0.0, NATURAL_A[0] - a, a - NATURAL_A[1])
+    db = max(0.0, NATURAL_B[0] - b, b - NATURAL_B[1])
+    return float(np.hypot(da, db))
+
+
+def blockiness(grey: np.ndarray) -> float:
+    """JPEG blockiness: mean step across the 8-pixel grid over the mean step elsewhere.
+
+    1 means no blocking; JPEG compression at low quality raises it.
+    """
+    ratios = []
+    for image in (grey, grey.T):
+        steps = np.abs(np.diff(image.astype(np.int16), axis=1)).mean(axis=0)
+        if steps.size < 16:
+            continue
+        on_grid = steps[7::8]
+        off_grid = np.delete(steps, np.s_[7::8])
+        ratios.append((on_grid.mean() + 1.0) / (off_grid.mean() + 1.0))
+    return float(np.mean(ratios)) if ratios else 1.0
+
+
+def background_uniformity(ctx: FaceContext) -> float | None:
+    """Mean gradient magnitude of the background beside and above the head, at IED 64 px.
+
+    Background: pixels above the chin and outside the face hull enlarged 1.6 times about its
+    centre (room for hair and ears). None when less than 5% of the image is background.
+    """
+    scale = 64.0 / ctx.ied
+    small = cv2.resize(
+        ctx.grey, None, fx=min(1.0, scale), fy=min(1.0, scale), interpolation=cv2.INTER_AREA
+    )
+    factor = small.shape[1] / ctx.grey.shape[1]
+    points = ctx.mesh.points[:, :2] * factor
+    centre = points.mean(axis=0)
+    hull = cv2.convexHull(np.round(centre + 1.6 * (points - centre)).astype(np.int32))
+    background = np.ones(small.shape, np.uint8)
+    cv2.fillConvexPoly(background, hull, 0)
+    background[round(points[CHIN, 1]) :, :] = 0
+    if np.count_nonzero(background) < 0.05 * background.size:
+        return None
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3) / 4.0
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3) / 4.0
+    return float(np.hypot(gx, gy)[background.astype(bool)].mean())
+
+
+def single_face_present(ctx: FaceContext) -> float:
+    """1 for one face; 1 - (second largest / largest face area) for several; 0 for none."""
+    areas = sorted(((f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in ctx.faces), reverse=True)
+    if not areas:
+        return 0.0
+    return 1.0 - (areas[1] / areas[0] if len(areas) > 1 else 0.0)
+
+
+def _pose_angle(axis: str) -> Callable[[FaceContext], Any]:
+    return _with("pose")(lambda ctx: round(getattr(ctx.pose, axis), 2))
+
+
+def _pose_label(
+    axis: str, positive: str, negative: str, level: str
+) -> Callable[[FaceContext], Any]:
+    def rule(ctx: FaceContext) -> str | None:
+        threshold = getattr(ctx.options, f"{axis}_threshold")
+        return _label(getattr(ctx.pose, axis), threshold, positive, negative, level)
+
+    return _with("pose")(rule)
+
+
+def _box(index: int, size: str) -> Callable[[FaceContext], Any]:
+    def rule(ctx: FaceContext) -> int:
+        return _clamp(ctx.face.box[index], getattr(ctx.image, size))
+
+    return _with("face")(rule)
+
+
+def _pupil(eye: str, axis: int, size: str) -> Callable[[FaceContext], Any]:
+    def rule(ctx: FaceContext) -> int:
+        return _clamp(getattr(ctx, eye).centre[axis], getattr(ctx.image, size))
+
+    return _with(eye)(rule)
+
+
+def _mesh_extreme(
+    indices: tuple[int, ...], axis: int, pick: Callable[..., float], size: str
+) -> Callable[[FaceContext], Any]:
+    def rule(ctx: FaceContext) -> int:
+        return _clamp(pick(ctx.mesh.points[list(indices), axis]), getattr(ctx.image, size))
+
+    return _with("mesh")(rule)
+
+
+def _face(
+    name: str, type_: str, description: str, compute: Callable[[FaceContext], Any], **extra: Any
+) -> Measure:
+    return Measure(
+        name=name, modality="face", type=type_, description=description, compute=compute, **extra
+    )
+
+
+_openness_right = _with("mesh")(
+    lambda c: round(eye_openness(c.mesh.points, RIGHT_EYE_CORNERS, RIGHT_EYE_LIDS), 4)
+)
+_openness_left = _with("mesh")(
+    lambda c: round(eye_openness(c.mesh.points, LEFT_EYE_CORNERS, LEFT_EYE_LIDS), 4)
+)
+_smile_score = _with("mesh", "ied")(
+    lambda c: round(_distance(c.mesh.points, *MOUTH_CORNERS) / c.ied, 4)
+)
+_glasses_score = _with("aligned")(lambda c: round(glasses_score(c), 4))
+_mouth_opening = _with("mesh")(
+    lambda c: round(
+        _distance(c.mesh.points, *INNER_LIPS) / _distance(c.mesh.points, *MOUTH_CORNERS), 4
+    )
+)
+
+
+def _below(rule: Callable[[FaceContext], Any], threshold: float) -> Callable[[FaceContext], Any]:
+    def compare(ctx: FaceContext) -> bool | None:
+        value = rule(ctx)
+        return None if value is None else bool(value < threshold)
+
+    return compare
+
+
+def _above(rule: Callable[[FaceContext], Any], threshold: float) -> Callable[[FaceContext], Any]:
+    def compare(ctx: FaceContext) -> bool | None:
+        value = rule(ctx)
+        return None if value is None else bool(value > threshold)
+
+    return compare
+
+
+PIXELS = "px"
+ISO = "ISO/IEC 29794-5"
+
+FACE_MEASURES: list[Measure] = [
+    _face(
+        "file",
+        "string",
+        "Path of the sample relative to the scanned folder (null for bytes or arrays).",
+        lambda c: c.file,
+    ),
+    _face(
+        "image_height",
+        "integer",
+        "Height of the decoded, upright image.",
+        lambda c: c.image.height,
+        unit=PIXELS,
+        range=(1, None),
+    ),
+    _face(
+        "image_width",
+        "integer",
+        "Width of the decoded, upright image.",
+        lambda c: c.image.width,
+        unit=PIXELS,
+        range=(1, None),
+    ),
+    _face(
+        "confidence",
+        "number",
+        "YuNet detector score of the assessed (largest confident) face.",
+        _with("face")(lambda c: round(c.face.score, 4)),
+        range=(0, 1),
+        direction="higher_is_better",
+    ),
+    _face(
+        "bbox_left",
+        "integer",
+        "Left edge of the face box, clamped to the image.",
+        _box(0, "width"),
+        unit=PIXELS,
+    ),
+    _face(
+        "bbox_upper",
+        "integer",
+        "Top edge of the face box, clamped to the image.",
+        _box(1, "height"),
+        unit=PIXELS,
+    ),
+    _face(
+        "bbox_right",
+        "integer",
+        "Right edge of the face box, clamped to the image.",
+        _box(2, "width"),
+        unit=PIXELS,
+    ),
+    _face(
+        "bbox_lower",
+        "integer",
+        "Bottom edge of the face box, clamped to the image.",
+        _box(3, "height"),
+        unit=PIXELS,
+    ),
+    _face(
+        "smile",
+        "boolean",
+        f"smile_score > {SMILE_ABOVE}: the mouth is wide for the eye distance.",
+        _above(_smile_score, SMILE_ABOVE),
+    ),
+    _face(
+        "eye_closed_left",
+        "boolean",
+        f"The subject's left eye is closed: eye_openness_left < {EYE_CLOSED_BELOW}.",
+        _below(_openness_left, EYE_CLOSED_BELOW),
+    ),
+    _face(
+        "eye_closed_right",
+        "boolean",
+        f"The subject's right eye is closed: eye_openness_right < {EYE_CLOSED_BELOW}.",
+        _below(_openness_right, EYE_CLOSED_BELOW),
+    ),
+    _face(
+        "ipd",
+        "integer",
+        "Inter-pupillary distance: between the two iris centres.",
+        _with("ied")(lambda c: round(c.ied)),
+        unit=PIXELS,
+        range=(0, None),
+    ),
+    _face(
+        "pupil_right_x",
+        "integer",
+        "Iris centre of the subject's right eye (image-left), x.",
+        _pupil("right_eye", 0, "width"),
+        unit=PIXELS,
+    ),
+    _face(
+        "pupil_right_y",
+        "integer",
+        "Iris centre of the subject's right eye (image-left), y.",
+        _pupil("right_eye", 1, "height"),
+        unit=PIXELS,
+    ),
+    _face(
+        "pupil_left_x",
+        "integer",
+        "Iris centre of the subject's left eye (image-right), x.",
+        _pupil("left_eye", 0, "width"),
+        unit=PIXELS,
+    ),
+    _face(
+        "pupil_left_y",
+        "integer",
+        "Iris centre of the subject's left eye (image-right), y.",
+        _pupil("left_eye", 1, "height"),
+        unit=PIXELS,
+    ),
+    _face(
+        "yaw_pose",
+        "string",
+        "Left when yaw_degree > yaw_threshold, Right below its negative, else Forward.",
+        _pose_label("yaw", "Left", "Right", "Forward"),
+        values=("Left", "Right", "Forward"),
+    ),
+    _face(
+        "yaw_degree",
+        "number",
+        "Head yaw; > 0 when the subject turns to their own left.",
+        _pose_angle("yaw"),
+        unit="degree",
+        range=(-90, 90),
+        direction="closer_to_target_is_better",
+    ),
+    _face(
+        "pitch_pose",
+        "string",
+        "Up when pitch_degree > pitch_threshold, Down below its negative, else Level.",
+        _pose_label("pitch", "Up", "Down", "Level"),
+        values=("Up", "Down", "Level"),
+    ),
+    _face(
+        "pitch_degree",
+        "number",
+        "Head pitch; > 0 when the subject looks up. Zero: eye and mouth corners equally deep.",
+        _pose_angle("pitch"),
+        unit="degree",
+        range=(-90, 90),
+        direction="closer_to_target_is_better",
+    ),
+    _face(
+        "roll_pose",
+        "string",
+        "Anticlockwise when roll_degree > roll_threshold, Clockwise below its negative, "
+        "else Level.",
+        _pose_label("roll", "Anticlockwise", "Clockwise", "Level"),
+        values=("Anticlockwise", "Clockwise", "Level"),
+    ),
+    _face(
+        "roll_degree",
+        "number",
+        "Head roll; > 0 when the face appears rotated anticlockwise in the image.",
+        _pose_angle("roll"),
+        unit="degree",
+        range=(-180, 180),
+        direction="closer_to_target_is_better",
+    ),
+    _face(
+        "glasses",
+        "boolean",
+        f"glasses_score > {GLASSES_ABOVE}: a spectacle bridge crosses the nose.",
+        _above(_glasses_score, GLASSES_ABOVE),
+    ),
+    _face(
+        "face_count",
+        "integer",
+        "Faces found with a detector score of at least `confidence`.",
+        lambda c: len(c.faces),
+        range=(0, None),
+    ),
+    _face(
+        "eye_openness_right",
+        "number",
+        "Subject's right eye: mean of four lid distances over the corner distance (EAR).",
+        _openness_right,
+        unit="ratio",
+        range=(0, None),
+        direction="higher_is_better",
+    ),
+    _face(
+        "eye_openness_left",
+        "number",
+        "Subject's left eye: mean of four lid distances over the corner distance (EAR).",
+        _openness_left,
+        unit="ratio",
+        range=(0, None),
+        direction="higher_is_better",
+    ),
+    _face(
+        "mouth_opening",
+        "number",
+        "Gap between the inner lips over the mouth width.",
+        _mouth_opening,
+        unit="ratio",
+        range=(0, None),
+        direction="lower_is_better",
+    ),
+    _face(
+        "smile_score",
+        "number",
+        "Mouth width (corner to corner) over the inter-pupillary distance.",
+        _smile_score,
+        unit="ratio",
+        range=(0, None),
+    ),
+    _face(
+        "glasses_score",
+        "number",
+        "Strongest horizontal edge across the nose bridge, 0..1 (see `glasses`).",
+        _glasses_score,
+        range=(0, 1),
+    ),
+    _face(
+        "brightness",
+        "number",
+        "Mean grey level of the whole image.",
+        lambda c: round(c.image_stats["mean"], 3),
+        unit="grey level",
+        range=(0, 255),
+    ),
+    _face(
+        "contrast",
+        "number",
+        "Standard deviation of the grey levels of the whole image.",
+        lambda c: round(c.image_stats["std"], 3),
+        unit="grey level",
+        range=(0, 128),
+    ),
+    _face(
+        "dynamic_range",
+        "number",
+        "Mean of the brightest 1% minus the darkest 1% of grey levels.",
+        lambda c: round(c.image_stats["dynamic_range"], 3),
+        unit="grey level",
+        range=(0, 255),
+        direction="higher_is_better",
+    ),
+    _face(
+        "sharpness",
+        "number",
+        "Variance of the Laplacian of the grey image (whole image).",
+        lambda c: round(c.image_stats["laplacian_variance"], 3),
+        range=(0, None),
+        direction="higher_is_better",
+    ),
+    _face(
+        "brightness_variance",
+        "number",
+        "Standard deviation of the mean grey level of tiles 1/16 of the shorter side.",
+        lambda c: round(c.image_stats["block_mean_std"], 3),
+        unit="grey level",
+        range=(0, 128),
+        direction="lower_is_better",
+    ),
+    _face(
+        "face_ratio",
+        "number",
+        "Area of the clamped face box over the image area.",
+        _with("face")(
+            lambda c: round(
+                max(0.0, min(c.face.box[2], c.image.width) - max(c.face.box[0], 0))
+                * max(0.0, min(c.face.box[3], c.image.height) - max(c.face.box[1], 0))
+                / (c.image.width * c.image.height),
+                5,
+            )
+        ),
+        unit="ratio",
+        range=(0, 1),
+    ),
+    _face(
+        "face_offset_x",
+        "number",
+        "Horizontal offset of the nose bridge from the image centre, over the width.",
+        _with("mesh")(lambda c: round(c.mesh.points[NOSE_BRIDGE, 0] / c.image.width - 0.5, 5)),
+        unit="ratio",
+        range=(-0.5, 0.5),
+        direction="closer_to_target_is_better",
+    ),
+    _face(
+        "face_offset_y",
+        "number",
+        "Vertical offset of the nose bridge from the image centre, over the height.",
+        _with("mesh")(lambda c: round(c.mesh.points[NOSE_BRIDGE, 1] / c.image.height - 0.5, 5)),
+        unit="ratio",
+        range=(-0.5, 0.5),
+        direction="closer_to_target_is_better",
+    ),
+    _face(
+        "head_top",
+        "integer",
+        "Top of the face mesh (upper forehead); hair and crown are not segmented.",
+        _mesh_extreme(tuple(range(468)), 1, np.min, "height"),
+        unit=PIXELS,
+    ),
+    _face(
+        "head_bottom",
+        "integer",
+        "Lowest chin point of the mesh.",
+        _mesh_extreme((CHIN, 148, 377), 1, np.max, "height"),
+        unit=PIXELS,
+    ),
+    _face(
+        "head_left",
+        "integer",
+        "Leftmost face-side point of the mesh (image left).",
+        _mesh_extreme((127, 234, 93), 0, np.min, "width"),
+        unit=PIXELS,
+    ),
+    _face(
+        "head_right",
+        "integer",
+        "Rightmost face-side point of the mesh (image right).",
+        _mesh_extreme((356, 454, 323), 0, np.max, "width"),
+        unit=PIXELS,
+    ),
+    # ISO/IEC 29794-5 measures, named after OFIQ's.
+    _face(
+        "iso_inter_eye_distance",
+        "number",
+        "Distance between the iris centres.",
+        _with("ied")(lambda c: round(c.ied, 3)),
+        unit=PIXELS,
+        range=(0, None),
+        direction="higher_is_better",
+        clause=ISO + " inter-eye distance",
+        component=Sigmoid(x0=70, w=20),
+    ),
+    _face(
+        "iso_head_size",
+        "number",
+        "Head height estimated as twice the eye-midpoint-to-chin distance, over the image "
+        "height; best at 0.45.",
+        _with("mesh", "eye_midpoint")(
+            lambda c: round(
+                2
+                * float(np.linalg.norm(c.mesh.points[CHIN, :2] - c.eye_midpoint))
+                / c.image.height,
+                5,
+            )
+        ),
+        unit="ratio",
+        range=(0, None),
+        direction="closer_to_target_is_better",
+        clause=ISO + " head size",
+        component=Sigmoid(x0=0, w=0.05, h=200, a=1, s=-1, centre=0.45),
+    ),
+    _face(
+        "iso_leftward_crop_of_the_face_image",
+        "number",
+        "Distance from the eye midpoint to the image's left edge, in inter-eye distances.",
+        _with("eye_midpoint", "ied")(lambda c: round(float(c.eye_midpoint[0]) / c.ied, 5)),
+        unit="IED",
+        range=(None, None),
+        direction="higher_is_better",
+        clause=ISO + " crop of the face image",
+        component=Sigmoid(x0=0.9, w=0.1),
+    ),
+    _face(
+        "iso_rightward_crop_of_the_face_image",
+        "number",
+        "Distance from the eye midpoint to the image's right edge, in inter-eye distances.",
+        _with("eye_midpoint", "ied")(
+            lambda c: round((c.image.width - float(c.eye_midpoint[0])) / c.ied, 5)
+        ),
+        unit="IED",
+        range=(None, None),
+        direction="higher_is_better",
+        clause=ISO + " crop of the face image",
+        component=Sigmoid(x0=0.9, w=0.1),
+    ),
+    _face(
+        "iso_margin_above_of_the_face_image",
+        "number",
+        "Distance from the eye midpoint to the image's top edge, in inter-eye distances.",
+        _with("eye_midpoint", "ied")(lambda c: round(float(c.eye_midpoint[1]) / c.ied, 5)),
+        unit="IED",
+        range=(None, None),
+        direction="higher_is_better",
+        clause=ISO + " crop of the face image",
+        component=Sigmoid(x0=1.4, w=0.1),
+    ),
+    _face(
+        "iso_margin_below_of_the_face_image",
+        "number",
+        "Distance from the eye midpoint to the image's bottom edge, in inter-eye distances.",
+        _with("eye_midpoint", "ied")(
+            lambda c: round((c.image.height - float(c.eye_midpoint[1])) / c.ied, 5)
+        ),
+        unit="IED",
+        range=(None, None),
+        direction="higher_is_better",
+        clause=ISO + " crop of the face image",
+        component=Sigmoid(x0=1.8, w=0.1),
+    ),
+    _face(
+        "iso_head_pose_yaw",
+        "number",
+        "Yaw in degrees (as yaw_degree). Component ours: 100 (1 - sigmoid((|yaw| - 20) / 5)).",
+        _pose_angle("yaw"),
+        unit="degree",
+        range=(-90, 90),
+        direction="closer_to_target_is_better",
+        clause=ISO + " head pose",
+        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
+    ),
+    _face(
+        "iso_head_pose_pitch",
+        "number",
+        "Pitch in degrees (as pitch_degree). Component ours: "
+        "100 (1 - sigmoid((|pitch| - 20) / 5)).",
+        _pose_angle("pitch"),
+        unit="degree",
+        range=(-90, 90),
+        direction="closer_to_target_is_better",
+        clause=ISO + " head pose",
+        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
+    ),
+    _face(
+        "iso_head_pose_roll",
+        "number",
+        "Roll in degrees (as roll_degree). Component ours: 100 (1 - sigmoid((|roll| - 20) / 5)).",
+        _pose_angle("roll"),
+        unit="degree",
+        range=(-180, 180),
+        direction="closer_to_target_is_better",
+        clause=ISO + " head pose",
+        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
+    ),
+    _face(
+        "iso_eyes_open",
+        "number",
+        "Mean lid opening of the less open eye over the inter-eye distance.",
+        _with("mesh", "ied")(lambda c: round(_mean_lid_opening(c.mesh.points) / c.ied, 5)),
+        unit="IED",
+        range=(0, None),
+        direction="higher_is_better",
+        clause=ISO + " eyes open",
+        component=Sigmoid(x0=0.02, w=0.01),
+    ),
+    _face(
+        "iso_mouth_closed",
+        "number",
+        "Gap between the inner lips over the inter-eye distance.",
+        _with("mesh", "ied")(lambda c: round(_distance(c.mesh.points, *INNER_LIPS) / c.ied, 5)),
+        unit="IED",
+        range=(0, None),
+        direction="lower_is_better",
+        clause=ISO + " mouth closed",
+        component=Sigmoid(x0=0.2, w=0.06, a=1, s=-1),
+    ),
+    _face(
+        "iso_luminance_mean",
+        "number",
+        "Mean luminance of the face region (aligned crop), 0..1; best near 0.5. Component ours.",
+        _with("aligned")(lambda c: round(float(_face_region(c).mean()) / 255.0, 5)),
+        unit="luminance",
+        range=(0, 1),
+        direction="closer_to_target_is_better",
+        clause=ISO + " luminance",
+        component=Sigmoid(x0=0.25, w=0.05, a=1, s=-1, centre=0.5),
+    ),
+    _face(
+        "iso_luminance_variance",
+        "number",
+        "Variance of the luminance (0..1 scale) of the face region. Component ours: "
+        "low variance is flat light.",
+        _with("aligned")(lambda c: round(float((_face_region(c) / 255.0).var()), 6)),
+        unit="luminance^2",
+        range=(0, 0.25),
+        direction="higher_is_better",
+        clause=ISO + " luminance",
+        component=Sigmoid(x0=0.005, w=0.002),
+    ),
+    _face(
+        "iso_under_exposure_prevention",
+        "number",
+        f"Fraction of face-region pixels at grey level <= {DARK_AT_MOST}. Component ours.",
+        _with("aligned")(
+            lambda c: round(_fraction(_face_region(c), _face_region(c) <= DARK_AT_MOST), 5)
+        ),
+        unit="fraction",
+        range=(0, 1),
+        direction="lower_is_better",
+        clause=ISO + " under-exposure prevention",
+        component=Sigmoid(x0=0.1, w=0.03, a=1, s=-1),
+    ),
+    _face(
+        "iso_over_exposure_prevention",
+        "number",
+        f"Fraction of face-region pixels at grey level >= {BRIGHT_AT_LEAST}. Component ours.",
+        _with("aligned")(
+            lambda c: round(_fraction(_face_region(c), _face_region(c) >= BRIGHT_AT_LEAST), 5)
+        ),
+        unit="fraction",
+        range=(0, 1),
+        direction="lower_is_better",
+        clause=ISO + " over-exposure prevention",
+        component=Sigmoid(x0=0.1, w=0.03, a=1, s=-1),
+    ),
+    _face(
+        "iso_dynamic_range",
+        "number",
+        "Entropy of the face region's grey-level histogram.",
+        _with("aligned")(lambda c: round(_entropy(_face_region(c)), 4)),
+        unit="bit",
+        range=(0, 8),
+        direction="higher_is_better",
+        clause=ISO + " dynamic range",
+        component=Linear(scale=12.5),
+    ),
+    _face(
+        "iso_sharpness",
+        "number",
+        "Variance of the Laplacian in the face region of the aligned crop (IED 64 px). "
+        "Component ours.",
+        _with("aligned")(lambda c: round(face_sharpness(c), 3)),
+        range=(0, None),
+        direction="higher_is_better",
+        clause=ISO + " sharpness",
+        component=Sigmoid(x0=20, w=8),
+    ),
+    _face(
+        "iso_illumination_uniformity",
+        "number",
+        "Histogram intersection of the left and right halves of the face region.",
+        _with("aligned")(lambda c: round(illumination_uniformity(c), 5)),
+        unit="fraction",
+        range=(0, 1),
+        direction="higher_is_better",
+        clause=ISO + " illumination uniformity",
+        component=Linear(scale=100),
+    ),
+    _face(
+        "iso_single_face_present",
+        "number",
+        "1 for one face; 1 - second-largest/largest face area for several; 0 for none.",
+        lambda c: round(single_face_present(c), 5),
+        unit="fraction",
+        range=(0, 1),
+        direction="higher_is_better",
+        clause=ISO + " single face present",
+        component=Linear(scale=100),
+    ),
+    _face(
+        "iso_natural_colour",
+        "number",
+        "Distance of the face region's mean CIELAB a*, b* from the natural skin range "
+        f"a* in {list(NATURAL_A)}, b* in {list(NATURAL_B)}.",
+        _with("aligned")(lambda c: round(natural_colour(c), 4)),
+        unit="CIELAB",
+        range=(0, None),
+        direction="lower_is_better",
+        clause=ISO + " natural colour",
+        component=Sigmoid(x0=0, w=10, h=200, a=1, s=-1),
+    ),
+    _face(
+        "iso_compression_artifacts",
+        "number",
+        "JPEG blockiness of the whole image: mean step across the 8-px grid over the mean "
+        "step elsewhere (1 = none). Component ours.",
+        lambda c: round(blockiness(c.grey), 4),
+        unit="ratio",
+        range=(0, None),
+        direction="lower_is_better",
+        clause=ISO + " compression artifacts",
+        component=Sigmoid(x0=1.6, w=0.15, a=1, s=-1),
+    ),
+    _face(
+        "iso_background_uniformity",
+        "number",
+        "Mean gradient magnitude of the background beside and above the head, at IED 64 px.",
+        _with("mesh", "ied")(
+            lambda c: None if (v := background_uniformity(c)) is None else round(v, 4)
+        ),
+        unit="grey level/px",
+        range=(0, None),
+        direction="lower_is_better",
+        clause=ISO + " background uniformity",
+        component=Sigmoid(x0=10, w=100, h=190, a=1, s=-1),
+    ),
+]
+
+declare(FACE_MEASURES)
