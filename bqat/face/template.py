@@ -3,11 +3,12 @@
 No external 3-D face model is shipped: `scripts/build_face_template.py` runs our detector and mesh
 on sample faces, puts each mesh in the anatomical frontal frame (`pose.frontal_frame`), scales it
 to a unit outer-eye-corner distance, averages them and makes the result mirror-symmetric. The
-file it writes, `data/face_template.npz`, holds the points and the left/right correspondence.
+file it writes, `data/face_template.json`, holds the points and the left/right correspondence.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from bqat.face.pose import EYE_OUTER, frontal_frame
 
-TEMPLATE_FILE = Path(__file__).with_name("data") / "face_template.npz"
+TEMPLATE_FILE = Path(__file__).with_name("data") / "face_template.json"
 _MIRROR_X = np.array([-1.0, 1.0, 1.0])
 
 
@@ -54,13 +55,19 @@ def build_template(meshes: list[np.ndarray]) -> Template:
 
 
 def save_template(template: Template, path: Path = TEMPLATE_FILE) -> None:
+    """Write the template as JSON text (points to 1e-6 of the eye-corner distance)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, points=template.points.astype(np.float32), mirror=template.mirror)
+    content = {
+        "about": "bqat frontal face template; rebuild with scripts/build_face_template.py",
+        "points": [[round(float(v), 6) for v in point] for point in template.points],
+        "mirror": [int(i) for i in template.mirror],
+    }
+    path.write_text(json.dumps(content, separators=(",", ":")) + "\n")
 
 
 @lru_cache(maxsize=1)
 def load_template(path: Path = TEMPLATE_FILE) -> Template:
     """The shipped template (read once per process)."""
-    with np.load(path) as data:
-        points = data["points"].astype(np.float64)
-        return Template(points=points, mirror=data["mirror"], weights=np.ones(len(points)))
+    content = json.loads(path.read_text())
+    points = np.array(content["points"], np.float64)
+    return Template(points=points, mirror=np.array(content["mirror"]), weights=np.ones(len(points)))
