@@ -24,6 +24,9 @@ ALIGNED_SIZE = 192
 ALIGNED_IED = 64.0
 ALIGNED_EYE_ROW = 80.0
 MIN_MESH_PRESENCE = 0.5
+# The detector only has to find the face: the mesh is fitted on the full-resolution image. A
+# 320 px canvas finds every sample face down to ~96 px images at a third of the cost of 640.
+DETECTOR_SIDE = 320
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,20 @@ class AlignedFace:
 
 
 @dataclass(frozen=True)
+class ReducedImage:
+    """The whole image area-reduced so the inter-eye distance is at most 64 px (never enlarged).
+
+    Region measures (aligned crops, background) read it: one reduction serves all of them, and
+    area averaging keeps them free of aliasing whatever the original resolution.
+    `factor` maps continuous coordinates: reduced = original * factor.
+    """
+
+    colour: np.ndarray
+    grey: np.ndarray
+    factor: float
+
+
+@dataclass(frozen=True)
 class FaceContext:
     """Everything the face measures read. Face-dependent fields are None when there is no face."""
 
@@ -54,6 +71,7 @@ class FaceContext:
     right_eye: Eye | None
     left_eye: Eye | None
     pose: Pose | None
+    reduced: ReducedImage | None
     aligned: AlignedFace | None
     options: FaceOptions
 
@@ -81,18 +99,19 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
     pixels = image.pixels
     grey = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
     stats = _native.grey_stats(grey, block=statistics_block(*grey.shape))
-    faces = detect_faces(pixels, min_score=options.confidence)
+    faces = detect_faces(pixels, min_score=options.confidence, max_side=DETECTOR_SIDE)
     face = max(faces, key=_area) if faces else None
     mesh = face_mesh(pixels, face) if face is not None else None
     if mesh is not None and mesh.presence < MIN_MESH_PRESENCE:
         mesh = None
     right_eye, left_eye = eyes(pixels, mesh) if mesh is not None else (None, None)
-    pose = None
-    aligned = None
+    pose = reduced = aligned = None
     if mesh is not None and right_eye is not None and left_eye is not None:
         template = load_template()
         pose = head_pose(mesh.points, template.points, template.weights)
-        aligned = align_face(pixels, grey, mesh, right_eye, left_eye)
+        ied = float(np.linalg.norm(left_eye.centre - right_eye.centre))
+        reduced = reduce_image(pixels, grey, ALIGNED_IED / ied)
+        aligned = align_face(reduced, mesh, right_eye, left_eye)
     return FaceContext(
         file=file,
         image=image,
@@ -104,6 +123,7 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
         right_eye=right_eye,
         left_eye=left_eye,
         pose=pose,
+        reduced=reduced,
         aligned=aligned,
         options=options,
     )
@@ -126,46 +146,32 @@ def alignment_matrix(right_eye: np.ndarray, left_eye: np.ndarray) -> np.ndarray:
     return np.hstack([linear, (anchor - linear @ right_eye)[:, None]])
 
 
-def align_face(
-    pixels: np.ndarray, grey: np.ndarray, mesh: Mesh, right_eye: Eye, left_eye: Eye
-) -> AlignedFace:
-    """The aligned crops; large faces are first reduced with area averaging (no aliasing)."""
+def reduce_image(pixels: np.ndarray, grey: np.ndarray, scale: float) -> ReducedImage:
+    """`pixels` and `grey` area-reduced by `scale` (< 1), or as they are."""
+    if scale >= 1.0:
+        return ReducedImage(colour=pixels, grey=grey, factor=1.0)
+    height, width = grey.shape
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    colour = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    return ReducedImage(
+        colour=colour, grey=cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), factor=size[0] / width
+    )
+
+
+def align_face(reduced: ReducedImage, mesh: Mesh, right_eye: Eye, left_eye: Eye) -> AlignedFace:
+    """Crops of the reduced image with the eyes at their fixed points, and the face mask."""
     # Landmarks put pixel centres at j + 0.5; OpenCV's warps put them at j.
-    matrix = alignment_matrix(right_eye.centre - 0.5, left_eye.centre - 0.5)
-    points = (mesh.points[:, :2] - 0.5) @ matrix[:, :2].T + matrix[:, 2]
+    f = reduced.factor
+    matrix = alignment_matrix(right_eye.centre * f - 0.5, left_eye.centre * f - 0.5)
+    points = (mesh.points[:, :2] * f - 0.5) @ matrix[:, :2].T + matrix[:, 2]
     size = (ALIGNED_SIZE, ALIGNED_SIZE)
-    crops = []
-    for source in (grey, pixels):
-        region, region_matrix = _reduced_region(source, matrix)
-        crops.append(
-            cv2.warpAffine(
-                region, region_matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-            )
+    grey, colour = (
+        cv2.warpAffine(
+            source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+        for source in (reduced.grey, reduced.colour)
+    )
     hull = cv2.convexHull(np.round(points).astype(np.int32))
     mask = np.zeros(size, np.uint8)
     cv2.fillConvexPoly(mask, hull, 1)
-    return AlignedFace(grey=crops[0], colour=crops[1], mask=mask.astype(bool))
-
-
-def _reduced_region(image: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The part of `image` the crop sees, area-reduced to the crop's scale, and its new matrix."""
-    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    if scale >= 1.0:
-        return image, matrix
-    inverse = cv2.invertAffineTransform(matrix)
-    corners = np.array([[0, 0], [ALIGNED_SIZE, 0], [0, ALIGNED_SIZE], [ALIGNED_SIZE, ALIGNED_SIZE]])
-    mapped = corners @ inverse[:, :2].T + inverse[:, 2]
-    height, width = image.shape[:2]
-    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in mapped.min(axis=0))
-    x1 = min(width, int(np.ceil(mapped[:, 0].max())) + 2)
-    y1 = min(height, int(np.ceil(mapped[:, 1].max())) + 2)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return image, matrix
-    region = image[y0:y1, x0:x1]
-    reduced_size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-    reduced = cv2.resize(region, reduced_size, interpolation=cv2.INTER_AREA)
-    sx, sy = (x1 - x0) / reduced_size[0], (y1 - y0) / reduced_size[1]
-    # reduced pixel centre (u, v) sits at image ((u + 0.5) * sx - 0.5 + x0, ...)
-    to_image = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5], [0, 0, 1]])
-    return reduced, matrix @ to_image
+    return AlignedFace(grey=grey, colour=colour, mask=mask.astype(bool))

@@ -165,17 +165,13 @@ def blockiness(grey: np.ndarray) -> float:
 
 
 def background_uniformity(ctx: FaceContext) -> float | None:
-    """Mean gradient magnitude of the background beside and above the head, at IED 64 px.
+    """Mean gradient magnitude of the background beside and above the head, at IED <= 64 px.
 
     Background: pixels above the chin and outside the face hull enlarged 1.6 times about its
     centre (room for hair and ears). None when less than 5% of the image is background.
     """
-    scale = 64.0 / ctx.ied
-    small = cv2.resize(
-        ctx.grey, None, fx=min(1.0, scale), fy=min(1.0, scale), interpolation=cv2.INTER_AREA
-    )
-    factor = small.shape[1] / ctx.grey.shape[1]
-    points = ctx.mesh.points[:, :2] * factor
+    small = ctx.reduced.grey
+    points = ctx.mesh.points[:, :2] * ctx.reduced.factor
     centre = points.mean(axis=0)
     hull = cv2.convexHull(np.round(centre + 1.6 * (points - centre)).astype(np.int32))
     background = np.ones(small.shape, np.uint8)
@@ -852,8 +848,8 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "iso_background_uniformity",
         "number",
-        "Mean gradient magnitude of the background beside and above the head, at IED 64 px.",
-        _with("mesh", "ied")(
+        "Mean gradient magnitude of the background beside and above the head, at IED <= 64 px.",
+        _with("mesh", "reduced")(
             lambda c: None if (v := background_uniformity(c)) is None else round(v, 4)
         ),
         unit="grey level/px",
