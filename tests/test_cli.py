@@ -42,3 +42,24 @@ def test_the_console_script_runs_in_its_own_process(shared):
     done = subprocess.run([bqat, "models", "verify", "--json"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)) == len(MODELS)
+
+
+def test_assess_prints_one_json_record_per_file_and_reports_bad_files(samples, tmp_path, capsys):
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("not an image")
+    faces = sorted((samples / "face").glob("*.jpg"))[:2]
+    code = main(
+        ["assess", "--modality", "face", "--option", "confidence=0.5", *map(str, faces), str(bad)]
+    )
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert code == 1
+    assert [r["file"] for r in records] == [str(p) for p in faces]
+    assert all(r["face_count"] == 1 for r in records)
+    assert "broken.jpg" in captured.err and "not a supported image" in captured.err
+
+
+def test_assess_refuses_an_unknown_option(samples, capsys):
+    face = next((samples / "face").glob("*.jpg"))
+    assert main(["assess", "--modality", "face", "--option", "colour=1", str(face)]) == 2
+    assert "colour" in capsys.readouterr().err

@@ -45,14 +45,14 @@ class AlignedFace:
 
 @dataclass(frozen=True)
 class ReducedImage:
-    """The whole image area-reduced so the inter-eye distance is at most 64 px (never enlarged).
+    """The grey image reduced so the inter-eye distance is at most 64 px (never enlarged).
 
-    Region measures (aligned crops, background) read it: one reduction serves all of them, and
-    area averaging keeps them free of aliasing whatever the original resolution.
+    Grey region measures (aligned crop, background) read it, so one reduction serves them all.
+    It is area-averaged by an integer factor (OpenCV's fast path) and then resized bilinearly by
+    less than 2x, which keeps it free of aliasing at any original resolution.
     `factor` maps continuous coordinates: reduced = original * factor.
     """
 
-    colour: np.ndarray
     grey: np.ndarray
     factor: float
 
@@ -110,8 +110,8 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
         template = load_template()
         pose = head_pose(mesh.points, template.points, template.weights)
         ied = float(np.linalg.norm(left_eye.centre - right_eye.centre))
-        reduced = reduce_image(pixels, grey, ALIGNED_IED / ied)
-        aligned = align_face(reduced, mesh, right_eye, left_eye)
+        reduced = reduce_grey(grey, ALIGNED_IED / ied)
+        aligned = align_face(pixels, reduced, mesh, right_eye, left_eye)
     return FaceContext(
         file=file,
         image=image,
@@ -146,31 +146,40 @@ def alignment_matrix(right_eye: np.ndarray, left_eye: np.ndarray) -> np.ndarray:
     return np.hstack([linear, (anchor - linear @ right_eye)[:, None]])
 
 
-def reduce_image(pixels: np.ndarray, grey: np.ndarray, scale: float) -> ReducedImage:
-    """`pixels` and `grey` area-reduced by `scale` (< 1), or as they are."""
+def reduce_grey(grey: np.ndarray, scale: float) -> ReducedImage:
+    """`grey` reduced by `scale` when it is below 1, else as it is."""
     if scale >= 1.0:
-        return ReducedImage(colour=pixels, grey=grey, factor=1.0)
+        return ReducedImage(grey=grey, factor=1.0)
     height, width = grey.shape
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    colour = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-    return ReducedImage(
-        colour=colour, grey=cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY), factor=size[0] / width
-    )
-
-
-def align_face(reduced: ReducedImage, mesh: Mesh, right_eye: Eye, left_eye: Eye) -> AlignedFace:
-    """Crops of the reduced image with the eyes at their fixed points, and the face mask."""
-    # Landmarks put pixel centres at j + 0.5; OpenCV's warps put them at j.
-    f = reduced.factor
-    matrix = alignment_matrix(right_eye.centre * f - 0.5, left_eye.centre * f - 0.5)
-    points = (mesh.points[:, :2] * f - 0.5) @ matrix[:, :2].T + matrix[:, 2]
-    size = (ALIGNED_SIZE, ALIGNED_SIZE)
-    grey, colour = (
-        cv2.warpAffine(
-            source, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    step = int(1.0 / scale)
+    if step >= 2:
+        grey = cv2.resize(
+            grey, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
         )
-        for source in (reduced.grey, reduced.colour)
-    )
+    reduced = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
+    return ReducedImage(grey=reduced, factor=size[0] / width)
+
+
+def align_face(
+    pixels: np.ndarray, reduced: ReducedImage, mesh: Mesh, right_eye: Eye, left_eye: Eye
+) -> AlignedFace:
+    """Crops with the eyes at their fixed points, and the face mask.
+
+    The grey crop comes from the reduced image (no aliasing); the colour crop, which only feeds
+    region means, is sampled from the original directly.
+    """
+
+    # Landmarks put pixel centres at j + 0.5; OpenCV's warps put them at j.
+    def to_crop(scale: float) -> np.ndarray:
+        return alignment_matrix(right_eye.centre * scale - 0.5, left_eye.centre * scale - 0.5)
+
+    size = (ALIGNED_SIZE, ALIGNED_SIZE)
+    warp = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_REPLICATE}
+    grey = cv2.warpAffine(reduced.grey, to_crop(reduced.factor), size, **warp)
+    original = to_crop(1.0)
+    colour = cv2.warpAffine(pixels, original, size, **warp)
+    points = (mesh.points[:, :2] - 0.5) @ original[:, :2].T + original[:, 2]
     hull = cv2.convexHull(np.round(points).astype(np.int32))
     mask = np.zeros(size, np.uint8)
     cv2.fillConvexPoly(mask, hull, 1)
