@@ -220,3 +220,17 @@ def test_unknown_options_are_refused():
 def test_modalities_without_an_engine_are_refused_naming_the_available_ones():
     with pytest.raises(ConfigError, match="available: face"):
         bqat.assess(np.zeros((8, 8), np.uint8), "iris")
+
+
+def test_with_two_faces_the_record_describes_the_larger_one(face_images, records):
+    large = face_images["268625316_1"]
+    small, _ = shrink_by_half(face_images["269968666_1"])
+    height = max(large.shape[0], small.shape[0])
+    canvas = np.full((height, large.shape[1] + small.shape[1], 3), 128, np.uint8)
+    canvas[: large.shape[0], : large.shape[1]] = large
+    canvas[: small.shape[0], large.shape[1] :] = small
+    record = assess_bgr(canvas)
+    assert record["face_count"] == 2
+    assert record["ipd"] == pytest.approx(records["268625316_1"]["ipd"], rel=0.05)
+    assert record["pupil_left_x"] < large.shape[1]
+    assert 0 < record["iso_single_face_present"] < 1
