@@ -30,6 +30,7 @@ from bqat import _native
 from bqat.errors import ModelError
 from bqat.face._onnx import run_model
 from bqat.face.detector import Face, require_bgr
+from bqat.face.topology import EYE_OUTER, LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 
 MESH_MODEL = "face_mesh"
 IRIS_MODEL = "iris_landmark"
@@ -47,10 +48,6 @@ EYE_ROI_SCALE = 2.3
 # below the box centre. MediaPipe's own 1.5 is for its own detector's tighter box.
 BOX_ROI_SCALE = 1.33
 BOX_ROI_SHIFT = 0.05
-# Mesh indices (MediaPipe canonical face mesh): the eye corners, image-left eye first.
-RIGHT_EYE_CORNERS = (33, 133)
-LEFT_EYE_CORNERS = (362, 263)
-_ROLL_LINE = (33, 263)
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,7 +177,7 @@ def mesh_roi(points: np.ndarray) -> Roi:
     axis-aligned box grows as the head rolls, so the crop would depend on the roll and the mesh
     would not turn with the image. For a level face both boxes are the same.
     """
-    angle = _direction(points[_ROLL_LINE[0]], points[_ROLL_LINE[1]])
+    angle = _direction(points[EYE_OUTER[0]], points[EYE_OUTER[1]])
     cos, sin = math.cos(angle), math.sin(angle)
     to_rolled = np.array([[cos, sin], [-sin, cos]])
     rolled = points[:, :2] @ to_rolled.T

@@ -18,18 +18,20 @@ import cv2
 import numpy as np
 
 from bqat.face.context import ALIGNED_SIZE, FaceContext
+from bqat.face.topology import (
+    CHIN,
+    CHIN_POINTS,
+    FACE_SIDE_LEFT,
+    FACE_SIDE_RIGHT,
+    INNER_LIPS,
+    LEFT_EYE_CORNERS,
+    LEFT_EYE_LIDS,
+    MOUTH_CORNERS,
+    NOSE_BRIDGE,
+    RIGHT_EYE_CORNERS,
+    RIGHT_EYE_LIDS,
+)
 from bqat.measures import Linear, Measure, Sigmoid, declare
-
-# MediaPipe mesh indices (subject's right eye = image-left in an unmirrored photo).
-RIGHT_EYE_CORNERS = (33, 133)
-LEFT_EYE_CORNERS = (263, 362)
-RIGHT_EYE_LIDS = ((160, 144), (159, 145), (158, 153), (157, 154))
-LEFT_EYE_LIDS = ((385, 380), (386, 374), (387, 373), (384, 381))
-MOUTH_CORNERS = (61, 291)
-INNER_LIPS = (13, 14)
-NOSE_BRIDGE = 6
-CHIN = 152
-FACE_SIDES = (234, 454)
 
 EYE_CLOSED_BELOW = 0.15
 # Calibrated on the sample faces: neutral mouths 0.69-0.84, a broad smile 1.00.
@@ -576,21 +578,21 @@ FACE_MEASURES: list[Measure] = [
         "head_bottom",
         "integer",
         "Lowest chin point of the mesh.",
-        _mesh_extreme((CHIN, 148, 377), 1, np.max, "height"),
+        _mesh_extreme(CHIN_POINTS, 1, np.max, "height"),
         unit=PIXELS,
     ),
     _face(
         "head_left",
         "integer",
         "Leftmost face-side point of the mesh (image left).",
-        _mesh_extreme((127, 234, 93), 0, np.min, "width"),
+        _mesh_extreme(FACE_SIDE_LEFT, 0, np.min, "width"),
         unit=PIXELS,
     ),
     _face(
         "head_right",
         "integer",
         "Rightmost face-side point of the mesh (image right).",
-        _mesh_extreme((356, 454, 323), 0, np.max, "width"),
+        _mesh_extreme(FACE_SIDE_RIGHT, 0, np.max, "width"),
         unit=PIXELS,
     ),
     # ISO/IEC 29794-5 measures, named after OFIQ's.

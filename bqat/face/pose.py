@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EYE_OUTER = (33, 263)
-MOUTH_CORNERS = (61, 291)
+from bqat.face.topology import EYE_OUTER, MOUTH_CORNERS
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 
 from bqat.face.pose import (
-    EYE_OUTER,
-    MOUTH_CORNERS,
     angles_from_rotation,
     frontal_frame,
     head_pose,
     rotation_from_angles,
 )
+from bqat.face.topology import EYE_OUTER, MOUTH_CORNERS
 
 NOSE_TIP = 1
 
