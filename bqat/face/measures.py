@@ -33,6 +33,8 @@ from bqat.face.topology import (
 )
 from bqat.measures import Linear, Measure, Sigmoid, declare
 
+PIXELS = "px"
+ISO = "ISO/IEC 29794-5"
 EYE_CLOSED_BELOW = 0.15
 # Calibrated on the sample faces: neutral mouths 0.69-0.84, a broad smile 1.00.
 SMILE_ABOVE = 0.92
@@ -256,6 +258,44 @@ _mouth_opening = _with("mesh")(
 )
 
 
+def _crop(name: str, edge: str, *, axis: int, from_far_edge: bool, x0: float) -> Measure:
+    """Distance from the eye midpoint to one image edge, in inter-eye distances (OFIQ's crop)."""
+
+    def rule(ctx: FaceContext) -> float:
+        position = float(ctx.eye_midpoint[axis])
+        if from_far_edge:
+            position = (ctx.image.width, ctx.image.height)[axis] - position
+        return round(position / ctx.ied, 5)
+
+    return _face(
+        name,
+        "number",
+        f"Distance from the eye midpoint to the image's {edge} edge, in inter-eye distances.",
+        _with("eye_midpoint", "ied")(rule),
+        unit="IED",
+        range=(None, None),
+        direction="higher_is_better",
+        clause=ISO + " crop of the face image",
+        component=Sigmoid(x0=x0, w=0.1),
+    )
+
+
+def _head_pose(axis: str, *, limit: int) -> Measure:
+    """The head pose angle as an ISO measure; the component is ours (OFIQ's config gives none)."""
+    return _face(
+        f"iso_head_pose_{axis}",
+        "number",
+        f"{axis.capitalize()} in degrees (as {axis}_degree). Component ours: "
+        f"100 (1 - sigmoid((|{axis}| - 20) / 5)).",
+        _pose_angle(axis),
+        unit="degree",
+        range=(-limit, limit),
+        direction="closer_to_target_is_better",
+        clause=ISO + " head pose",
+        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
+    )
+
+
 def _below(rule: Callable[[FaceContext], Any], threshold: float) -> Callable[[FaceContext], Any]:
     def compare(ctx: FaceContext) -> bool | None:
         value = rule(ctx)
@@ -271,9 +311,6 @@ def _above(rule: Callable[[FaceContext], Any], threshold: float) -> Callable[[Fa
 
     return compare
 
-
-PIXELS = "px"
-ISO = "ISO/IEC 29794-5"
 
 FACE_MEASURES: list[Measure] = [
     _face(
@@ -626,88 +663,13 @@ FACE_MEASURES: list[Measure] = [
         clause=ISO + " head size",
         component=Sigmoid(x0=0, w=0.05, h=200, a=1, s=-1, centre=0.45),
     ),
-    _face(
-        "iso_leftward_crop_of_the_face_image",
-        "number",
-        "Distance from the eye midpoint to the image's left edge, in inter-eye distances.",
-        _with("eye_midpoint", "ied")(lambda c: round(float(c.eye_midpoint[0]) / c.ied, 5)),
-        unit="IED",
-        range=(None, None),
-        direction="higher_is_better",
-        clause=ISO + " crop of the face image",
-        component=Sigmoid(x0=0.9, w=0.1),
-    ),
-    _face(
-        "iso_rightward_crop_of_the_face_image",
-        "number",
-        "Distance from the eye midpoint to the image's right edge, in inter-eye distances.",
-        _with("eye_midpoint", "ied")(
-            lambda c: round((c.image.width - float(c.eye_midpoint[0])) / c.ied, 5)
-        ),
-        unit="IED",
-        range=(None, None),
-        direction="higher_is_better",
-        clause=ISO + " crop of the face image",
-        component=Sigmoid(x0=0.9, w=0.1),
-    ),
-    _face(
-        "iso_margin_above_of_the_face_image",
-        "number",
-        "Distance from the eye midpoint to the image's top edge, in inter-eye distances.",
-        _with("eye_midpoint", "ied")(lambda c: round(float(c.eye_midpoint[1]) / c.ied, 5)),
-        unit="IED",
-        range=(None, None),
-        direction="higher_is_better",
-        clause=ISO + " crop of the face image",
-        component=Sigmoid(x0=1.4, w=0.1),
-    ),
-    _face(
-        "iso_margin_below_of_the_face_image",
-        "number",
-        "Distance from the eye midpoint to the image's bottom edge, in inter-eye distances.",
-        _with("eye_midpoint", "ied")(
-            lambda c: round((c.image.height - float(c.eye_midpoint[1])) / c.ied, 5)
-        ),
-        unit="IED",
-        range=(None, None),
-        direction="higher_is_better",
-        clause=ISO + " crop of the face image",
-        component=Sigmoid(x0=1.8, w=0.1),
-    ),
-    _face(
-        "iso_head_pose_yaw",
-        "number",
-        "Yaw in degrees (as yaw_degree). Component ours: 100 (1 - sigmoid((|yaw| - 20) / 5)).",
-        _pose_angle("yaw"),
-        unit="degree",
-        range=(-90, 90),
-        direction="closer_to_target_is_better",
-        clause=ISO + " head pose",
-        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
-    ),
-    _face(
-        "iso_head_pose_pitch",
-        "number",
-        "Pitch in degrees (as pitch_degree). Component ours: "
-        "100 (1 - sigmoid((|pitch| - 20) / 5)).",
-        _pose_angle("pitch"),
-        unit="degree",
-        range=(-90, 90),
-        direction="closer_to_target_is_better",
-        clause=ISO + " head pose",
-        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
-    ),
-    _face(
-        "iso_head_pose_roll",
-        "number",
-        "Roll in degrees (as roll_degree). Component ours: 100 (1 - sigmoid((|roll| - 20) / 5)).",
-        _pose_angle("roll"),
-        unit="degree",
-        range=(-180, 180),
-        direction="closer_to_target_is_better",
-        clause=ISO + " head pose",
-        component=Sigmoid(x0=20, w=5, a=1, s=-1, centre=0),
-    ),
+    _crop("iso_leftward_crop_of_the_face_image", "left", axis=0, from_far_edge=False, x0=0.9),
+    _crop("iso_rightward_crop_of_the_face_image", "right", axis=0, from_far_edge=True, x0=0.9),
+    _crop("iso_margin_above_of_the_face_image", "top", axis=1, from_far_edge=False, x0=1.4),
+    _crop("iso_margin_below_of_the_face_image", "bottom", axis=1, from_far_edge=True, x0=1.8),
+    _head_pose("yaw", limit=90),
+    _head_pose("pitch", limit=90),
+    _head_pose("roll", limit=180),
     _face(
         "iso_eyes_open",
         "number",
