@@ -1,7 +1,14 @@
 """bqat: biometric quality assessment for face, fingerprint, iris and speech samples."""
 
 from bqat.assessment import assess, specification
-from bqat.errors import BqatError, ConfigError, InputError, ModelError, NativeError
+from bqat.errors import (
+    BqatError,
+    ConfigError,
+    InputError,
+    ModelError,
+    NativeError,
+    NotFoundError,
+)
 
 __version__ = "0.1.0"
 
@@ -11,6 +18,7 @@ __all__ = [
     "InputError",
     "ModelError",
     "NativeError",
+    "NotFoundError",
     "__version__",
     "assess",
     "specification",

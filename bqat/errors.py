@@ -23,3 +23,7 @@ class ModelError(BqatError, RuntimeError):
 
 class NativeError(BqatError, ValueError):
     """A native kernel refused its arguments (dtype, shape, empty input) or failed inside."""
+
+
+class NotFoundError(BqatError, LookupError):
+    """A dataset, task or file that was asked for does not exist."""

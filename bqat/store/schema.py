@@ -1,0 +1,55 @@
+"""The stored columns of each modality, generated from the measure declarations.
+
+Every row carries the bookkeeping columns below, then one typed, nullable column per declared
+column of its modality. Parquet parts are written with this schema; a measure added later is a
+column that older parts lack, which DuckDB reads as null (union by name).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from bqat.measures import specification
+
+ROW_KEY = "file"
+
+META_COLUMNS: dict[str, pa.DataType] = {
+    "dataset_id": pa.string(),
+    "file": pa.string(),
+    "sha256": pa.string(),
+    "scanned_at": pa.timestamp("us", tz="UTC"),
+    "engine_version": pa.string(),
+    "models": pa.string(),  # JSON object: model name -> sha256
+    "options": pa.string(),  # JSON object of the options the sample was assessed with
+}
+
+ERROR_SCHEMA = pa.schema(
+    [
+        ("dataset_id", pa.string()),
+        ("file", pa.string()),
+        ("sha256", pa.string()),
+        ("scanned_at", pa.timestamp("us", tz="UTC")),
+        ("reason", pa.string()),
+    ]
+)
+
+_ARROW_TYPES = {
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+    "string": pa.string(),
+}
+
+
+def measure_columns(modality: str) -> dict[str, pa.DataType]:
+    """Declared columns of the modality (less `file`, which is bookkeeping), with arrow types."""
+    return {
+        name: _ARROW_TYPES[entry["type"]]
+        for name, entry in specification(modality).items()
+        if name not in META_COLUMNS
+    }
+
+
+def row_schema(modality: str) -> pa.Schema:
+    """The full schema of a stored row of `modality`."""
+    return pa.schema([*META_COLUMNS.items(), *measure_columns(modality).items()])

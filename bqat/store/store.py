@@ -1,0 +1,427 @@
+"""The result store: Parquet parts on disk, queried with an in-process DuckDB.
+
+Why parts and not one database file: DuckDB lets one process hold a database file, so API and
+workers (other processes, other machines on a shared filesystem) would fight over it. Here every
+batch is written as its own Parquet file (to a temporary name, then renamed: atomic), and any
+process can read all parts at any time. A crash loses at most the batch being written.
+
+Rows are keyed by (dataset_id, file). Several parts may hold the same file (a changed file is
+re-assessed, a failed one retried): for each file the latest event wins, a row (its measures) or
+an error (its reason). Compaction rewrites a dataset's parts as one part holding only the latest
+event per file; readers that see old and new parts at once still get each file once.
+
+Layout: <root>/<dataset_id>/dataset.json, rows/*.parquet, errors/*.parquet.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bqat.errors import ConfigError, NotFoundError
+from bqat.measures import check_modality
+from bqat.settings import get_settings
+from bqat.store.schema import ERROR_SCHEMA, row_schema
+
+_DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+Operator = Literal["=", "!=", "<", "<=", ">", ">="]
+OPERATORS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
+_READ_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset_id: str
+    modality: str
+    created: datetime
+    rows: int
+    errors: int
+
+
+@dataclass(frozen=True)
+class Filter:
+    """`column op value`; the column must be a stored column, the value is a bound parameter."""
+
+    column: str
+    op: Operator
+    value: object
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int | None
+
+
+def check_dataset_id(dataset_id: str) -> str:
+    """`dataset_id` if it is a safe folder name (letters, digits, . _ -; at most 128)."""
+    if not isinstance(dataset_id, str) or not _DATASET_ID.match(dataset_id):
+        raise ConfigError(
+            f"invalid dataset id {dataset_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return dataset_id
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Datasets of assessed rows and per-file errors under one root folder."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else get_settings().home / "store"
+        self._local = threading.local()
+
+    # Datasets -------------------------------------------------------------------------------
+
+    def create_dataset(self, dataset_id: str, modality: str) -> DatasetInfo:
+        """Create the dataset, or return it when it exists with the same modality."""
+        folder = self._folder(check_dataset_id(dataset_id))
+        check_modality(modality)
+        meta = folder / "dataset.json"
+        if not meta.exists():
+            for sub in ("rows", "errors"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            content = {"modality": modality, "created": _now().isoformat()}
+            _atomic_write_bytes(meta, json.dumps(content).encode())
+        existing = self._meta(dataset_id)
+        if existing["modality"] != modality:
+            raise ConfigError(
+                f"dataset {dataset_id} holds {existing['modality']} samples, not {modality}"
+            )
+        return self.dataset(dataset_id)
+
+    def dataset(self, dataset_id: str) -> DatasetInfo:
+        meta = self._meta(dataset_id)
+        rows, errors = self._counts(dataset_id)
+        return DatasetInfo(
+            dataset_id=dataset_id,
+            modality=meta["modality"],
+            created=datetime.fromisoformat(meta["created"]),
+            rows=rows,
+            errors=errors,
+        )
+
+    def datasets(self) -> list[DatasetInfo]:
+        if not self.root.is_dir():
+            return []
+        found = [p.parent.name for p in self.root.glob("*/dataset.json")]
+        return sorted((self.dataset(d) for d in found), key=lambda d: (d.created, d.dataset_id))
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        folder = self._folder(check_dataset_id(dataset_id))
+        if not (folder / "dataset.json").exists():
+            raise NotFoundError(f"unknown dataset {dataset_id}")
+        trash = folder.with_name(f".deleting-{dataset_id}-{uuid.uuid4().hex}")
+        os.replace(folder, trash)  # readers stop seeing it at once; removal may take a while
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # Writing --------------------------------------------------------------------------------
+
+    def append(
+        self,
+        dataset_id: str,
+        rows: Sequence[dict[str, Any]] = (),
+        errors: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Store one batch: each list becomes one atomic Parquet part.
+
+        Rows hold the bookkeeping columns (file, sha256, engine_version, models, options;
+        dataset_id and scanned_at are filled in) and the measures; unknown keys are refused.
+        Errors hold file, sha256 (may be None) and reason.
+        """
+        meta = self._meta(dataset_id)
+        stamp = _now()
+        if rows:
+            schema = row_schema(meta["modality"])
+            table = _table(rows, schema, dataset_id, stamp)
+            self._write_part(dataset_id, "rows", table)
+        if errors:
+            table = _table(errors, ERROR_SCHEMA, dataset_id, stamp)
+            self._write_part(dataset_id, "errors", table)
+
+    def compact(self, dataset_id: str) -> bool:
+        """Rewrite the dataset as one part of rows and one of errors, latest event per file.
+
+        Returns False when another process is compacting this dataset (nothing is done).
+        """
+        folder = self._folder(check_dataset_id(dataset_id))
+        self._meta(dataset_id)
+        with _exclusive(folder / ".compact.lock") as locked:
+            if not locked:
+                return False
+            rows, errors = self._parts(dataset_id, "rows"), self._parts(dataset_id, "errors")
+            if len(rows) <= 1 and len(errors) <= 1:
+                return True
+            with self._cursor() as cur:
+                if rows:
+                    latest = cur.execute(_latest_rows_sql(rows, errors)).to_arrow_table()
+                    if latest.num_rows:
+                        self._write_part(dataset_id, "rows", latest)
+                if errors:
+                    latest = cur.execute(_latest_errors_sql(rows, errors)).to_arrow_table()
+                    if latest.num_rows:
+                        self._write_part(dataset_id, "errors", latest.select(ERROR_SCHEMA.names))
+            for part in (*rows, *errors):
+                part.unlink(missing_ok=True)
+            return True
+
+    # Reading --------------------------------------------------------------------------------
+
+    def stored_hashes(self, dataset_id: str) -> dict[str, str]:
+        """file -> sha256 of the files whose latest event is a stored row (skip these on re-run)."""
+
+        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            if not rows:
+                return {}
+            sql = f"SELECT file, sha256 FROM ({_latest_rows_sql(rows, errors)})"
+            return dict(cur.execute(sql).fetchall())
+
+        return self._read(dataset_id, query)
+
+    def profiles(
+        self,
+        dataset_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order_by: Sequence[str] = (),
+        filters: Sequence[Filter] = (),
+    ) -> Page:
+        """One page of the dataset's rows (latest per file), ordered and filtered.
+
+        `order_by` names stored columns, `-column` for descending; rows are then ordered by file
+        so pages are stable. Columns are checked against the stored schema and quoted; values
+        are bound parameters, never spliced into the SQL.
+        """
+        meta = self._meta(dataset_id)
+        columns = row_schema(meta["modality"]).names
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ConfigError("offset and limit must not be negative")
+        where, params = _where(filters, columns)
+        order = [*(_order_term(term, columns) for term in order_by), '"file"']
+
+        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            if not rows:
+                return 0, []
+            base = f"SELECT * FROM ({_latest_rows_sql(rows, errors)}) {where}"
+            total = cur.execute(f"SELECT count(*) FROM ({base})", params).fetchone()[0]
+            page = cur.execute(
+                f"{base} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
+                [*params, limit if limit is not None else total, offset],
+            )
+            return total, page.to_arrow_table().to_pylist()
+
+        total, items = self._read(dataset_id, query)
+        for item in items:
+            item["scanned_at"] = item["scanned_at"].isoformat()
+        return Page(items=items, total=int(total), offset=offset, limit=limit)
+
+    def errors(self, dataset_id: str) -> list[dict[str, Any]]:
+        """The files whose latest event is an error, with the reason, ordered by file."""
+        self._meta(dataset_id)
+
+        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            if not errors:
+                return []
+            sql = f"SELECT file, reason FROM ({_latest_errors_sql(rows, errors)}) ORDER BY file"
+            return cur.execute(sql).fetchall()
+
+        return [{"file": file, "reason": reason} for file, reason in self._read(dataset_id, query)]
+
+    # Internals ------------------------------------------------------------------------------
+
+    def _folder(self, dataset_id: str) -> Path:
+        return self.root / dataset_id
+
+    def _meta(self, dataset_id: str) -> dict[str, str]:
+        path = self._folder(check_dataset_id(dataset_id)) / "dataset.json"
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise NotFoundError(f"unknown dataset {dataset_id}") from None
+
+    def _parts(self, dataset_id: str, kind: str) -> list[Path]:
+        folder = self._folder(dataset_id) / kind
+        try:
+            return sorted(folder.glob("*.parquet"))
+        except FileNotFoundError:
+            return []
+
+    def _counts(self, dataset_id: str) -> tuple[int, int]:
+        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            counts = []
+            for parts, sql in ((rows, _latest_rows_sql), (errors, _latest_errors_sql)):
+                counts.append(
+                    cur.execute(f"SELECT count(*) FROM ({sql(rows, errors)})").fetchone()[0]
+                    if parts
+                    else 0
+                )
+            return tuple(counts)
+
+        return self._read(dataset_id, query)
+
+    def _read(
+        self,
+        dataset_id: str,
+        query: Callable[[duckdb.DuckDBPyConnection, list[Path], list[Path]], Any],
+    ) -> Any:
+        """Run `query` over the dataset's current parts.
+
+        A compaction may delete parts between listing and reading them; the query is then
+        repeated with a fresh listing (the compacted part holds the same events).
+        """
+        for attempt in range(_READ_ATTEMPTS):
+            rows, errors = self._parts(dataset_id, "rows"), self._parts(dataset_id, "errors")
+            try:
+                with self._cursor() as cur:
+                    return query(cur, rows, errors)
+            except duckdb.IOException:
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write_part(self, dataset_id: str, kind: str, table: pa.Table) -> Path:
+        folder = self._folder(dataset_id) / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.parquet"
+        temporary = folder / f".{name}.tmp"
+        pq.write_table(table, temporary, compression="zstd")
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, folder / name)
+        return folder / name
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of this thread's in-memory DuckDB connection (connections are per thread)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = duckdb.connect()
+            self._local.connection = connection
+        cursor = connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+def _table(
+    records: Sequence[dict[str, Any]], schema: pa.Schema, dataset_id: str, stamp: datetime
+) -> pa.Table:
+    unknown = {key for record in records for key in record} - set(schema.names)
+    if unknown:
+        raise ConfigError(f"unknown columns for the store: {', '.join(sorted(unknown))}")
+    filled = [{**record, "dataset_id": dataset_id, "scanned_at": stamp} for record in records]
+    for record in filled:
+        for key in ("models", "options"):
+            if key in schema.names and not isinstance(record.get(key), str | None):
+                record[key] = json.dumps(record[key], sort_keys=True)
+    return pa.Table.from_pylist(filled, schema=schema)
+
+
+def _files(parts: Sequence[Path]) -> str:
+    """Parts as a SQL list literal. Part paths are generated by the store (no quotes in them)."""
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts) + "]"
+
+
+def _latest_rows_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
+    latest = (
+        f"SELECT * FROM read_parquet({_files(rows)}, union_by_name=true) "
+        "QUALIFY row_number() OVER (PARTITION BY file ORDER BY scanned_at DESC) = 1"
+    )
+    if not errors:
+        return latest
+    failed = (
+        "SELECT file, max(scanned_at) AS failed_at "
+        f"FROM read_parquet({_files(errors)}) GROUP BY file"
+    )
+    return (
+        f"SELECT r.* FROM ({latest}) r LEFT JOIN ({failed}) e USING (file) "
+        "WHERE e.failed_at IS NULL OR e.failed_at < r.scanned_at"
+    )
+
+
+def _latest_errors_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
+    latest = (
+        f"SELECT * FROM read_parquet({_files(errors)}) "
+        "QUALIFY row_number() OVER (PARTITION BY file ORDER BY scanned_at DESC) = 1"
+    )
+    if not rows:
+        return latest
+    stored = (
+        "SELECT file, max(scanned_at) AS stored_at "
+        f"FROM read_parquet({_files(rows)}, union_by_name=true) GROUP BY file"
+    )
+    return (
+        f"SELECT e.* FROM ({latest}) e LEFT JOIN ({stored}) r USING (file) "
+        "WHERE r.stored_at IS NULL OR r.stored_at <= e.scanned_at"
+    )
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _order_term(term: str, columns: Sequence[str]) -> str:
+    descending = term.startswith("-")
+    column = term[1:] if descending else term
+    if column not in columns:
+        raise ConfigError(f"cannot order by {column!r}: not a stored column")
+    return f"{_quote(column)} {'DESC' if descending else 'ASC'} NULLS LAST"
+
+
+def _where(filters: Sequence[Filter], columns: Sequence[str]) -> tuple[str, list[object]]:
+    clauses, params = [], []
+    for f in filters:
+        if f.column not in columns:
+            raise ConfigError(f"cannot filter on {f.column!r}: not a stored column")
+        if f.op not in OPERATORS:
+            raise ConfigError(
+                f"unknown filter operator {f.op!r}; use one of {', '.join(OPERATORS)}"
+            )
+        clauses.append(f"{_quote(f.column)} {f.op} ?")
+        params.append(f.value)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[bool]:
+    """A non-blocking exclusive lock on `path`: yields False when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

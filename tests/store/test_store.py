@@ -1,0 +1,202 @@
+"""The Parquet-part store: latest event per file, safe queries, compaction, other processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bqat import ConfigError, NotFoundError
+from bqat.store import Filter, Store
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    created = Store(tmp_path / "store")
+    created.create_dataset("ds", "face")
+    return created
+
+
+def row(file: str, sha: str = "a" * 64, **measures) -> dict:
+    return {
+        "file": file,
+        "sha256": sha,
+        "engine_version": "test",
+        "models": {},
+        "options": {},
+        **measures,
+    }
+
+
+def test_rows_and_errors_come_back_with_their_bookkeeping(store):
+    store.append(
+        "ds",
+        rows=[row("a.jpg", ipd=60), row("b.jpg", ipd=70)],
+        errors=[{"file": "c.png", "sha256": None, "reason": "truncated"}],
+    )
+    page = store.profiles("ds")
+    assert page.total == 2
+    assert [(r["file"], r["ipd"], r["dataset_id"]) for r in page.items] == [
+        ("a.jpg", 60, "ds"),
+        ("b.jpg", 70, "ds"),
+    ]
+    assert page.items[0]["scanned_at"].endswith("+00:00")
+    assert page.items[0]["yaw_degree"] is None
+    assert store.errors("ds") == [{"file": "c.png", "reason": "truncated"}]
+    info = store.dataset("ds")
+    assert (info.modality, info.rows, info.errors) == ("face", 2, 1)
+
+
+def test_the_latest_event_per_file_wins(store):
+    store.append("ds", rows=[row("a.jpg", sha="1" * 64, ipd=60), row("b.jpg", ipd=50)])
+    store.append(
+        "ds",
+        rows=[row("a.jpg", sha="2" * 64, ipd=61)],
+        errors=[{"file": "b.jpg", "sha256": "3" * 64, "reason": "now broken"}],
+    )
+    assert [(r["file"], r["ipd"]) for r in store.profiles("ds").items] == [("a.jpg", 61)]
+    assert store.errors("ds") == [{"file": "b.jpg", "reason": "now broken"}]
+    assert store.stored_hashes("ds") == {"a.jpg": "2" * 64}
+    store.append("ds", rows=[row("b.jpg", ipd=52)])
+    assert store.errors("ds") == []
+    assert store.stored_hashes("ds") == {"a.jpg": "2" * 64, "b.jpg": "a" * 64}
+
+
+def test_pages_are_ordered_filtered_and_counted(store):
+    store.append(
+        "ds",
+        rows=[
+            row(f"{i:02d}.jpg", ipd=i % 5, yaw_pose="Left" if i % 2 else "Right") for i in range(20)
+        ],
+    )
+    page = store.profiles("ds", offset=2, limit=3, order_by=["-ipd"])
+    assert page.total == 20
+    assert [(r["ipd"], r["file"]) for r in page.items] == [
+        (4, "14.jpg"),
+        (4, "19.jpg"),
+        (3, "03.jpg"),
+    ]
+    filtered = store.profiles(
+        "ds", filters=[Filter("yaw_pose", "=", "Left"), Filter("ipd", ">=", 3)]
+    )
+    assert sorted(r["file"] for r in filtered.items) == ["03.jpg", "09.jpg", "13.jpg", "19.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"order_by": ["ipd; DROP TABLE x"]}, "cannot order by"),
+        ({"order_by": ["nope"]}, "cannot order by"),
+        ({"filters": [Filter("ipd) OR (1=1", "=", 1)]}, "cannot filter on"),
+        ({"filters": [Filter("ipd", "LIKE", 1)]}, "operator"),
+        ({"offset": -1}, "negative"),
+    ],
+)
+def test_bad_queries_are_refused_before_any_sql_runs(store, kwargs, message):
+    store.append("ds", rows=[row("a.jpg", ipd=1)])
+    with pytest.raises(ConfigError, match=message):
+        store.profiles("ds", **kwargs)
+
+
+def test_filter_values_are_bound_not_spliced(store):
+    store.append("ds", rows=[row("a.jpg", yaw_pose="Left")])
+    assert store.profiles("ds", filters=[Filter("yaw_pose", "=", "x' OR '1'='1")]).total == 0
+
+
+def test_compaction_keeps_the_answers_and_leaves_one_part_each(store):
+    for i in range(5):
+        store.append(
+            "ds",
+            rows=[row("a.jpg", ipd=i), row(f"{i}.jpg", ipd=i)],
+            errors=[{"file": f"bad{i}.png", "sha256": None, "reason": "x"}],
+        )
+    before = (store.profiles("ds", order_by=["file"]).items, store.errors("ds"))
+    assert store.compact("ds")
+    assert len(list((store.root / "ds" / "rows").glob("*.parquet"))) == 1
+    assert len(list((store.root / "ds" / "errors").glob("*.parquet"))) == 1
+    after = (store.profiles("ds", order_by=["file"]).items, store.errors("ds"))
+    strip = lambda items: [{k: v for k, v in r.items() if k != "scanned_at"} for r in items]  # noqa: E731
+    assert strip(after[0]) == strip(before[0]) and after[1] == before[1]
+
+
+def test_a_part_written_before_a_measure_existed_reads_it_as_null(store):
+    old = pa.table(
+        {
+            "dataset_id": ["ds"],
+            "file": ["old.jpg"],
+            "sha256": ["f" * 64],
+            "scanned_at": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "ipd": pa.array([42], pa.int64()),
+        }
+    )
+    pq.write_table(old, store.root / "ds" / "rows" / "00000000000000000001-old.parquet")
+    store.append("ds", rows=[row("new.jpg", ipd=1, yaw_degree=3.5)])
+    items = {r["file"]: r for r in store.profiles("ds").items}
+    assert items["old.jpg"]["ipd"] == 42 and items["old.jpg"]["yaw_degree"] is None
+    assert items["new.jpg"]["yaw_degree"] == 3.5
+
+
+def test_unknown_columns_are_refused(store):
+    with pytest.raises(ConfigError, match="unknown columns"):
+        store.append("ds", rows=[row("a.jpg", not_a_measure=1)])
+
+
+def test_datasets_are_listed_checked_and_deleted(store):
+    assert store.create_dataset("ds", "face").modality == "face"
+    with pytest.raises(ConfigError, match="invalid dataset id"):
+        store.create_dataset("../escape", "face")
+    with pytest.raises(ConfigError, match="not built yet"):
+        store.create_dataset("other", "iris")
+    with pytest.raises(NotFoundError):
+        store.profiles("absent")
+    assert [d.dataset_id for d in store.datasets()] == ["ds"]
+    store.delete_dataset("ds")
+    assert store.datasets() == []
+    with pytest.raises(NotFoundError):
+        store.delete_dataset("ds")
+
+
+def test_a_dataset_keeps_its_modality(store):
+    (store.root / "ds" / "dataset.json").write_text(
+        '{"modality": "iris", "created": "2026-01-01T00:00:00+00:00"}'
+    )
+    with pytest.raises(ConfigError, match="holds iris samples, not face"):
+        store.create_dataset("ds", "face")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from bqat.store import Store
+    store = Store(Path(sys.argv[1]))
+    for batch in range(int(sys.argv[2])):
+        rows = [{"file": f"{batch}-{i}.jpg", "sha256": "a" * 64, "ipd": i} for i in range(50)]
+        store.append("ds", rows=rows)
+        time.sleep(0.02)
+    """
+)
+
+
+def test_one_process_writes_batches_while_another_queries(store):
+    batches = 40
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(store.root), str(batches)])
+    totals = []
+    try:
+        deadline = time.monotonic() + 60
+        while writer.poll() is None and time.monotonic() < deadline:
+            totals.append(store.profiles("ds", limit=10, order_by=["-ipd"]).total)
+            store.compact("ds")
+        assert writer.wait(timeout=60) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert len(totals) > 3, "the reader never ran while the writer was writing"
+    assert totals == sorted(totals), "a reader saw rows disappear"
+    assert all(t % 50 == 0 for t in totals), "a reader saw half a batch"
+    assert store.profiles("ds").total == batches * 50
