@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,32 @@ def assess(sample: Sample, modality: str, **options: Any) -> dict[str, Any]:
     Undecodable input raises `bqat.InputError`; an unknown option or a modality whose engine is
     not built raises `bqat.ConfigError`.
     """
-    check_modality(modality)
     file = str(sample) if isinstance(sample, str | Path) else None
+    return assess_sample(sample, modality, file=file, options=options)
+
+
+def assess_sample(
+    sample: Sample, modality: str, *, file: str | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """`assess` with the record's `file` named by the caller (a scan names it relative)."""
+    return engine(modality)(sample, file=file, **options)
+
+
+def engine(modality: str) -> Callable[..., dict[str, Any]]:
+    """The assessment function of a built modality."""
+    check_modality(modality)
     from bqat.face.engine import assess_face
 
-    return assess_face(sample, file=file, **options)
+    return assess_face
+
+
+def models_used(modality: str) -> dict[str, str]:
+    """name -> sha256 of the registered models the modality's engine runs."""
+    check_modality(modality)
+    from bqat.face.engine import MODELS_USED
+    from bqat.models import get_spec
+
+    return {name: get_spec(name).sha256 for name in MODELS_USED}
 
 
 def specification(modality: str) -> dict[str, dict[str, object]]:

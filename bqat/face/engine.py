@@ -9,11 +9,15 @@ import numpy as np
 
 from bqat.decode import Sample, decode_image
 from bqat.face.context import FaceContext, build_context
+from bqat.face.detector import MODEL as DETECTOR_MODEL
+from bqat.face.landmarks import IRIS_MODEL, MESH_MODEL
 from bqat.face.measures import FACE_MEASURES
 from bqat.face.options import face_options
 from bqat.measures import Measure
 
 log = logging.getLogger(__name__)
+
+MODELS_USED = (DETECTOR_MODEL, MESH_MODEL, IRIS_MODEL)
 
 
 def assess_face(sample: Sample, *, file: str | None = None, **options: Any) -> dict[str, Any]:

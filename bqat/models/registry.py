@@ -6,12 +6,12 @@ that `bqat models pull` fills, and every file is checked against its sha256 befo
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from bqat.errors import ModelError
+from bqat.hashing import file_sha256
 from bqat.settings import get_settings
 
 _YUNET_SOURCE = (
@@ -128,15 +128,6 @@ def search_dirs() -> list[Path]:
     settings = get_settings()
     dirs = [settings.model_dir] if settings.model_dir else []
     return [*dirs, settings.model_cache_dir]
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's content, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,113 @@
+"""The work of a scan, without the orchestration: plan what to assess, assess a batch, store it.
+
+The Prefect flow (flows/scan.py) calls these steps as tasks; they take paths and names, never
+pixels, and each batch is stored as soon as it is assessed, so a crash costs at most one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bqat import __version__
+from bqat.assessment import assess_sample, models_used
+from bqat.errors import BqatError, ConfigError
+from bqat.hashing import file_sha256
+from bqat.ingest import SampleFile
+from bqat.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """What one scan did: files discovered, assessed now, skipped (already stored), failed."""
+
+    dataset_id: str
+    discovered: int
+    assessed: int
+    skipped: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One file to assess: its path, its name in the dataset, its content hash."""
+
+    path: str
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    work: list[WorkItem]
+    skipped: int
+    unreadable: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    assessed: int
+    failed: int
+
+
+def plan(store: Store, dataset_id: str, samples: Sequence[SampleFile]) -> Plan:
+    """Hash every sample; skip those whose stored row has the same content, queue the rest.
+
+    Files that errored before have no stored row, so they are queued again (retried).
+    """
+    stored = store.stored_hashes(dataset_id)
+    work, unreadable, skipped = [], [], 0
+    for sample in samples:
+        try:
+            digest = file_sha256(sample.path)
+        except OSError as exc:
+            unreadable.append(
+                {
+                    "file": sample.name,
+                    "sha256": None,
+                    "reason": f"cannot read: {exc.strerror or exc}",
+                }
+            )
+            continue
+        if stored.get(sample.name) == digest:
+            skipped += 1
+        else:
+            work.append(WorkItem(path=str(sample.path), name=sample.name, sha256=digest))
+    return Plan(work=work, skipped=skipped, unreadable=unreadable)
+
+
+def assess_batch(
+    store: Store, dataset_id: str, modality: str, batch: Sequence[WorkItem], options: dict[str, Any]
+) -> BatchResult:
+    """Assess each file of the batch and store rows and errors as one part each.
+
+    A file that cannot be assessed becomes an error row with its reason; the batch goes on. A
+    configuration error (bad options) is not about one file, so it stops the batch.
+    """
+    bookkeeping = {
+        "engine_version": __version__,
+        "models": models_used(modality),
+        "options": options,
+    }
+    rows, errors = [], []
+    for item in batch:
+        try:
+            record = assess_sample(Path(item.path), modality, file=item.name, options=options)
+        except ConfigError:
+            raise
+        except BqatError as exc:
+            errors.append({"file": item.name, "sha256": item.sha256, "reason": str(exc)})
+            continue
+        except Exception as exc:  # a bug must cost one file, not the scan; it is logged in full
+            log.exception("assessing %s failed", item.name)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            errors.append({"file": item.name, "sha256": item.sha256, "reason": reason})
+            continue
+        rows.append({**record, "sha256": item.sha256, **bookkeeping})
+    store.append(dataset_id, rows=rows, errors=errors)
+    return BatchResult(assessed=len(rows), failed=len(errors))

@@ -1,0 +1,76 @@
+"""Scan steps: what is skipped, retried and re-assessed, and how bad files are stored."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from bqat.ingest import discover
+from bqat.scanning import assess_batch, plan
+from bqat.store import Store
+
+
+@pytest.fixture
+def folder(tmp_path, samples):
+    root = tmp_path / "data"
+    root.mkdir()
+    shutil.copy(samples / "face" / "268625316_1.jpg", root / "good.jpg")
+    shutil.copy(samples / "face" / "269968666_1.jpg", root / "jpeg_named.png")
+    (root / "text.jpg").write_text("not an image")
+    (root / "empty.png").write_bytes(b"")
+    data = (samples / "face" / "271207560_1.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    cv2.imwrite(str(root / "blank.png"), np.full((240, 320, 3), 90, np.uint8))
+    return root
+
+
+@pytest.fixture
+def store(tmp_path):
+    created = Store(tmp_path / "store")
+    created.create_dataset("ds", "face")
+    return created
+
+
+def run(store, folder):
+    work = plan(store, "ds", discover(folder, "face"))
+    result = assess_batch(store, "ds", "face", work.work, {})
+    return work, result
+
+
+def test_good_files_become_rows_and_bad_files_error_rows(store, folder):
+    work, result = run(store, folder)
+    assert (len(work.work), work.skipped, result.assessed, result.failed) == (6, 0, 3, 3)
+    rows = {r["file"]: r for r in store.profiles("ds").items}
+    assert set(rows) == {"good.jpg", "jpeg_named.png", "blank.png"}
+    assert rows["good.jpg"]["face_count"] == 1 and rows["jpeg_named.png"]["face_count"] == 1
+    assert rows["blank.png"]["face_count"] == 0
+    assert set(json.loads(rows["good.jpg"]["models"])) == {
+        "yunet_s_dynamic",
+        "face_mesh",
+        "iris_landmark",
+    }
+    assert len(rows["good.jpg"]["sha256"]) == 64
+    reasons = {e["file"]: e["reason"] for e in store.errors("ds")}
+    assert set(reasons) == {"text.jpg", "empty.png", "truncated.jpg"}
+    assert "empty" in reasons["empty.png"] and "not a supported image" in reasons["text.jpg"]
+
+
+def test_a_rerun_skips_stored_content_retries_errors_and_reassesses_changes(store, folder, samples):
+    run(store, folder)
+    shutil.copy(samples / "face" / "271207626_1.jpg", folder / "good.jpg")  # changed content
+    shutil.copy(samples / "face" / "271207560_1.jpg", folder / "truncated.jpg")  # repaired
+    work, result = run(store, folder)
+    assert sorted(w.name for w in work.work) == [
+        "empty.png",
+        "good.jpg",
+        "text.jpg",
+        "truncated.jpg",
+    ]
+    assert work.skipped == 2
+    assert (result.assessed, result.failed) == (2, 2)
+    assert store.profiles("ds").total == 4
+    assert {e["file"] for e in store.errors("ds")} == {"text.jpg", "empty.png"}
