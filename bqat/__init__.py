@@ -1,7 +1,8 @@
 """bqat: biometric quality assessment for face, fingerprint, iris and speech samples."""
 
+from bqat._version import __version__
 from bqat.assessment import assess, specification
-from bqat.errors import (
+from bqat.exceptions import (
     BqatError,
     ConfigError,
     InputError,
@@ -10,7 +11,17 @@ from bqat.errors import (
     NotFoundError,
 )
 
-__version__ = "0.1.0"
+# Store and scan entry points pull in DuckDB, pyarrow and (when run) Prefect: load them on use.
+_LAZY = {"ScanSummary", "errors", "profiles", "scan"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from bqat import scanning
+
+        return getattr(scanning, name)
+    raise AttributeError(f"module 'bqat' has no attribute {name!r}")
+
 
 __all__ = [
     "BqatError",
@@ -19,7 +30,11 @@ __all__ = [
     "ModelError",
     "NativeError",
     "NotFoundError",
+    "ScanSummary",
     "__version__",
     "assess",
+    "errors",
+    "profiles",
+    "scan",
     "specification",
 ]

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from bqat.errors import BqatError, InputError
+from bqat.exceptions import BqatError, InputError
 
 
 def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:

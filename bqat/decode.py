@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from bqat.errors import InputError
+from bqat.exceptions import InputError
 from bqat.settings import get_settings
 
 Sample = str | Path | bytes | np.ndarray

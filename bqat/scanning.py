@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bqat import __version__
+from bqat._version import __version__
 from bqat.assessment import assess_sample, models_used
-from bqat.errors import BqatError, ConfigError
+from bqat.exceptions import BqatError, ConfigError
 from bqat.hashing import file_sha256
 from bqat.ingest import SampleFile
 from bqat.store import Store
@@ -111,3 +111,33 @@ def assess_batch(
         rows.append({**record, "sha256": item.sha256, **bookkeeping})
     store.append(dataset_id, rows=rows, errors=errors)
     return BatchResult(assessed=len(rows), failed=len(errors))
+
+
+def scan(
+    source: str | Path, modality: str, dataset_id: str | None = None, **options: Any
+) -> ScanSummary:
+    """Run the `scan-dataset` flow over a folder; see flows.scan.scan_dataset.
+
+    `pattern`, `files` and `batch_size` steer the scan; every other option goes to the engine.
+    """
+    from flows.scan import scan_dataset
+
+    scan_keys = {
+        key: options.pop(key) for key in ("pattern", "files", "batch_size") if key in options
+    }
+    return scan_dataset(
+        source=str(source), modality=modality, dataset_id=dataset_id, options=options, **scan_keys
+    )
+
+
+def profiles(
+    dataset_id: str, offset: int = 0, limit: int | None = None, order_by: str | None = None
+) -> list[dict[str, Any]]:
+    """Stored rows of a dataset; `order_by` is 'col' or 'col,-col2'."""
+    terms = [t for t in (order_by or "").split(",") if t]
+    return Store().profiles(dataset_id, offset=offset, limit=limit, order_by=terms).items
+
+
+def errors(dataset_id: str) -> list[dict[str, Any]]:
+    """Per-file errors of a dataset: `file` and `reason`."""
+    return Store().errors(dataset_id)

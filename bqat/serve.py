@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from types import FrameType
 
-from bqat.errors import ConfigError
+from bqat.exceptions import ConfigError
 from bqat.settings import Settings, get_settings
 
 _READY_TIMEOUT_S = 120.0

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bqat.errors import ConfigError
+from bqat.exceptions import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
 

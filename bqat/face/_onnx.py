@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bqat.errors import ModelError
+from bqat.exceptions import ModelError
 from bqat.models.runtime import session
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bqat import _native
-from bqat.errors import ConfigError, InputError, ModelError
+from bqat.exceptions import ConfigError, InputError, ModelError
 from bqat.face._onnx import run_model
 
 MODEL = "yunet_s_dynamic"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bqat import _native
-from bqat.errors import ModelError
+from bqat.exceptions import ModelError
 from bqat.face._onnx import run_model
 from bqat.face.detector import Face, require_bgr
 from bqat.face.topology import EYE_OUTER, LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS

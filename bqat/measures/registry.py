@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bqat.errors import ConfigError
+from bqat.exceptions import ConfigError
 from bqat.measures.declaration import Measure, Modality
 
 MODALITIES: tuple[Modality, ...] = ("face", "fingerprint", "iris", "speech")

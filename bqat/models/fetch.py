@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bqat.errors import ModelError
+from bqat.exceptions import ModelError
 from bqat.models.registry import ModelSpec, verify
 from bqat.settings import get_settings
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bqat.errors import ModelError
+from bqat.exceptions import ModelError
 from bqat.hashing import file_sha256
 from bqat.settings import get_settings
 

@@ -11,7 +11,7 @@ from importlib import metadata
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from bqat.errors import ConfigError, ModelError
+from bqat.exceptions import ConfigError, ModelError
 from bqat.models.registry import resolve
 from bqat.settings import get_settings
 

@@ -34,7 +34,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bqat.errors import ConfigError, NotFoundError
+from bqat.exceptions import ConfigError, NotFoundError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
 from bqat.store.schema import ERROR_SCHEMA, row_schema
@@ -236,6 +236,40 @@ class Store:
         for item in items:
             item["scanned_at"] = item["scanned_at"].isoformat()
         return Page(items=items, total=int(total), offset=offset, limit=limit)
+
+    def summary(self, dataset_id: str) -> list[dict[str, Any]]:
+        """count, min, mean and max of every numeric measure column of the dataset."""
+        meta = self._meta(dataset_id)
+        schema = row_schema(meta["modality"])
+        numeric = [
+            f.name for f in schema if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
+        ]
+
+        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            if not rows or not numeric:
+                return []
+            aggregates = ", ".join(
+                f"count({_quote(c)}), min({_quote(c)}), avg({_quote(c)}), max({_quote(c)})"
+                for c in numeric
+            )
+            return cur.execute(
+                f"SELECT {aggregates} FROM ({_latest_rows_sql(rows, errors)})"
+            ).fetchone()
+
+        values = self._read(dataset_id, query)
+        if not values:
+            return []
+        return [
+            {
+                "column": column,
+                "count": values[4 * i],
+                "min": values[4 * i + 1],
+                "mean": values[4 * i + 2],
+                "max": values[4 * i + 3],
+            }
+            for i, column in enumerate(numeric)
+            if values[4 * i]
+        ]
 
     def errors(self, dataset_id: str) -> list[dict[str, Any]]:
         """The files whose latest event is an error, with the reason, ordered by file."""

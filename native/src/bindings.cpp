@@ -161,7 +161,7 @@ PYBIND11_MODULE(_native, m) {
 
     // bqat.NativeError is a Python class (in the one exception tree); C++ raises it through here.
     static PyObject* native_error = [] {
-        py::object cls = py::module_::import("bqat.errors").attr("NativeError");
+        py::object cls = py::module_::import("bqat.exceptions").attr("NativeError");
         return cls.release().ptr();
     }();
     py::register_exception_translator([](std::exception_ptr p) {

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bqat import _native
-from bqat.errors import BqatError, NativeError
+from bqat.exceptions import BqatError, NativeError
 
 IMAGE = np.zeros((20, 30, 3), np.uint8)
 GREY = np.zeros((20, 30), np.uint8)

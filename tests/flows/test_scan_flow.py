@@ -1,0 +1,62 @@
+"""The scan-dataset flow end to end on a folder of real and broken samples."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import bqat
+from bqat.progress import read_progress
+
+
+@pytest.fixture
+def folder(tmp_path, samples):
+    root = tmp_path / "data"
+    (root / "nested").mkdir(parents=True)
+    for name in ("268625316_1.jpg", "269968666_1.jpg", "271207626_1.jpg"):
+        shutil.copy(samples / "face" / name, root / "nested" / name)
+    shutil.copy(samples / "face" / "271207685_1.jpg", root / "mislabelled.png")
+    (root / "text.jpg").write_text("not an image")
+    (root / "readme.txt").write_text("ignored: not a sample extension")
+    return root
+
+
+def test_a_scan_stores_rows_and_errors_and_a_rerun_skips_them(folder):
+    first = bqat.scan(folder, "face", dataset_id="faces", batch_size=2)
+    assert (first.dataset_id, first.discovered, first.assessed, first.skipped, first.failed) == (
+        "faces",
+        5,
+        4,
+        0,
+        1,
+    )
+    files = [row["file"] for row in bqat.profiles("faces", order_by="file")]
+    assert files == [
+        "mislabelled.png",
+        "nested/268625316_1.jpg",
+        "nested/269968666_1.jpg",
+        "nested/271207626_1.jpg",
+    ]
+    assert bqat.errors("faces")[0]["file"] == "text.jpg"
+
+    again = bqat.scan(folder, "face", dataset_id="faces", batch_size=2)
+    assert (again.assessed, again.skipped, again.failed) == (0, 4, 1)
+    assert len(bqat.profiles("faces")) == 4
+
+
+def test_progress_is_readable_by_task_id(folder):
+    from prefect.client.orchestration import get_client
+
+    summary = bqat.scan(folder, "face", pattern=r"^nested/")
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs()
+    latest = max(runs, key=lambda run: run.created)
+    progress = read_progress(str(latest.id))
+    assert summary.discovered == 3
+    assert progress is not None and (progress.total, progress.done, progress.failed) == (3, 3, 0)
+
+
+def test_engine_options_are_validated_before_any_file_is_assessed(folder):
+    with pytest.raises(bqat.ConfigError, match="colour"):
+        bqat.scan(folder, "face", colour=1)
