@@ -91,6 +91,26 @@ def _assess(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _scan(args: argparse.Namespace) -> int:
+    """Run the scan-dataset flow; print the dataset id and the summary."""
+    from dataclasses import asdict
+
+    from bqat.scanning import scan
+
+    options = dict(args.option or [])
+    if args.pattern:
+        options["pattern"] = args.pattern
+    summary = scan(
+        args.folder, args.modality, dataset_id=args.dataset, batch_size=args.batch_size, **options
+    )
+    if args.json:
+        print(json.dumps(asdict(summary)))
+    else:
+        print(summary.dataset_id)
+        _print_rows([{k: v for k, v in asdict(summary).items() if k != "dataset_id"}], False)
+    return 0
+
+
 def _option(text: str) -> tuple[str, float]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -135,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     assess.add_argument("files", nargs="+", metavar="FILE")
     assess.set_defaults(handler=_assess)
+
+    scan = verbs.add_parser("scan", help="scan a folder into a dataset (a Prefect flow run)")
+    scan.add_argument("--modality", required=True, help="face, fingerprint, iris or speech")
+    scan.add_argument("--dataset", help="dataset id to add to (default: a new one)")
+    scan.add_argument("--pattern", help="regular expression on the path relative to FOLDER")
+    scan.add_argument("--batch-size", type=int, default=16, help="files per assessment task")
+    scan.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE")
+    scan.add_argument("--json", action="store_true", help="print the summary as JSON")
+    scan.add_argument("folder", metavar="FOLDER")
+    scan.set_defaults(handler=_scan)
 
     serve = verbs.add_parser("serve", help="start the local Prefect server (API and worker soon)")
     serve.set_defaults(handler=_serve)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -60,3 +61,17 @@ def test_progress_is_readable_by_task_id(folder):
 def test_engine_options_are_validated_before_any_file_is_assessed(folder):
     with pytest.raises(bqat.ConfigError, match="colour"):
         bqat.scan(folder, "face", colour=1)
+
+
+def test_the_scan_verb_prints_the_summary_as_json(folder, capsys):
+    from bqat.cli import main
+
+    assert main(["scan", "--modality", "face", "--dataset", "cli", "--json", str(folder)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary == {
+        "dataset_id": "cli",
+        "discovered": 5,
+        "assessed": 4,
+        "skipped": 0,
+        "failed": 1,
+    }
