@@ -14,7 +14,7 @@ endif
 
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
-.PHONY: install serve test lint bench-native bench-face lock clean
+.PHONY: install serve test lint bench-native bench-face bench-scan lock clean
 
 install: $(STAMP)
 
@@ -42,6 +42,9 @@ bench-native: $(STAMP)
 
 bench-face: $(STAMP)
 	$(BIN)/python bench/face.py
+
+bench-scan: $(STAMP)
+	$(BIN)/python bench/scan.py
 
 # Re-resolve every pinned version from pyproject.toml's ranges (needs the package registry).
 lock:
