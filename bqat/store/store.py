@@ -295,31 +295,85 @@ class Store:
     # Internals ------------------------------------------------------------------------------
 
     def _latest(self, dataset_id: str) -> _Latest:
-        """The dataset's latest row per file, cached until its set of parts changes."""
-        key = tuple(
-            (p.name, p.stat().st_size)
-            for kind in ("rows", "errors")
-            for p in self._parts(dataset_id, kind)
-        )
+        """The dataset's latest row per file, cached until its set of parts changes.
+
+        Parts are immutable and uniquely named, so their names identify a snapshot. When parts
+        were only added (no compaction since), the snapshot is extended with the new parts
+        instead of being rebuilt: a running scan does not make every read rescan the dataset.
+        """
+        rows = tuple(p.name for p in self._parts(dataset_id, "rows"))
+        errors = tuple(p.name for p in self._parts(dataset_id, "errors"))
         with self._cache_lock:
             cached = self._cache.get(dataset_id)
-            if cached is not None and cached.key == key:
-                self._cache.move_to_end(dataset_id)
-                return cached
-        schema = row_schema(self._meta(dataset_id)["modality"])
-
-        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            if not rows:
-                return schema.empty_table()
-            return cur.execute(_latest_rows_sql(rows, errors)).to_arrow_table()
-
-        latest = _Latest(key=key, table=self._read(dataset_id, query))
+        if cached is not None and (cached.rows, cached.errors) == (rows, errors):
+            latest = cached
+        elif (
+            cached is not None
+            and set(cached.rows) <= set(rows)
+            and set(cached.errors) <= set(errors)
+        ):
+            try:
+                latest = self._extended(dataset_id, cached, rows, errors)
+            except duckdb.IOException:  # a compaction removed the new parts meanwhile
+                latest = self._rebuilt(dataset_id)
+        else:
+            latest = self._rebuilt(dataset_id)
         with self._cache_lock:
             self._cache[dataset_id] = latest
             self._cache.move_to_end(dataset_id)
             while len(self._cache) > _CACHED_DATASETS:
                 self._cache.popitem(last=False)
         return latest
+
+    def _rebuilt(self, dataset_id: str) -> _Latest:
+        schema = row_schema(self._meta(dataset_id)["modality"])
+
+        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            table = (
+                _utc(cur.execute(_latest_rows_sql(rows, errors)).to_arrow_table())
+                if rows
+                else schema.empty_table()
+            )
+            return _Latest(tuple(p.name for p in rows), tuple(p.name for p in errors), table)
+
+        return self._read(dataset_id, query)
+
+    def _extended(
+        self, dataset_id: str, cached: _Latest, rows: tuple[str, ...], errors: tuple[str, ...]
+    ) -> _Latest:
+        """`cached` with the events of the parts added since: they are newer than its own."""
+        folder = self._folder(dataset_id)
+        new_rows = [folder / "rows" / n for n in rows if n not in set(cached.rows)]
+        new_errors = [folder / "errors" / n for n in errors if n not in set(cached.errors)]
+        table = cached.table
+        with self._cursor() as cur:
+            fresh = (
+                _utc(cur.execute(_latest_rows_sql(new_rows, new_errors)).to_arrow_table())
+                if new_rows
+                else None
+            )
+            failed = (
+                cur.execute(f"SELECT DISTINCT file FROM read_parquet({_files(new_errors)})")
+                .to_arrow_table()
+                .column("file")
+                if new_errors
+                else None
+            )
+        changed = [
+            c for c in (None if fresh is None else fresh.column("file"), failed) if c is not None
+        ]
+        if changed and table.num_rows:
+            superseded = pc.is_in(
+                table.column("file"),
+                value_set=pa.concat_arrays(
+                    [chunk for column in changed for chunk in column.chunks]
+                ),
+            )
+            if pc.any(superseded).as_py():
+                table = table.filter(pc.invert(superseded))
+        if fresh is not None and fresh.num_rows:
+            table = pa.concat_tables([table, fresh], promote_options="default")
+        return _Latest(rows, errors, table)
 
     def _folder(self, dataset_id: str) -> Path:
         return self.root / dataset_id
@@ -396,14 +450,22 @@ class Store:
             cursor.close()
 
 
+def _utc(table: pa.Table) -> pa.Table:
+    """DuckDB names the UTC zone 'Etc/UTC'; use the schema's 'UTC' so snapshots concatenate."""
+    index = table.schema.get_field_index("scanned_at")
+    utc = pa.timestamp("us", tz="UTC")
+    return table.set_column(index, "scanned_at", pc.cast(table.column(index), utc))
+
+
 class _Latest:
     """A snapshot of a dataset's latest rows and the row orders asked of it so far.
 
     Sorting a million rows takes a while; once sorted, every page of that order is a slice.
     """
 
-    def __init__(self, key: tuple[tuple[str, int], ...], table: pa.Table) -> None:
-        self.key = key
+    def __init__(self, rows: tuple[str, ...], errors: tuple[str, ...], table: pa.Table) -> None:
+        self.rows = rows
+        self.errors = errors
         self.table = table
         self._orders: dict[tuple[str, ...], pa.Array] = {}
         self._lock = threading.Lock()

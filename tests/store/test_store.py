@@ -200,3 +200,43 @@ def test_one_process_writes_batches_while_another_queries(store):
     assert totals == sorted(totals), "a reader saw rows disappear"
     assert all(t % 50 == 0 for t in totals), "a reader saw half a batch"
     assert store.profiles("ds").total == batches * 50
+
+
+def test_a_cached_reader_sees_every_later_batch_like_a_fresh_reader(store):
+    store.append("ds", rows=[row(f"{i}.jpg", ipd=i) for i in range(6)])
+    assert store.profiles("ds").total == 6  # the reader now holds a snapshot
+    steps = [
+        {"rows": [row("6.jpg", ipd=6)]},  # a new file
+        {"rows": [row("2.jpg", ipd=20)]},  # a changed file
+        {"errors": [{"file": "3.jpg", "sha256": None, "reason": "broken now"}]},
+        {
+            "rows": [row("3.jpg", ipd=30), row("7.jpg", ipd=7)],
+            "errors": [{"file": "8.png", "sha256": None, "reason": "x"}],
+        },
+    ]
+    for step in steps:
+        store.append("ds", **step)
+        cached = store.profiles("ds", order_by=["-ipd"]).items
+        fresh = Store(store.root).profiles("ds", order_by=["-ipd"]).items
+        assert [(r["file"], r["ipd"]) for r in cached] == [(r["file"], r["ipd"]) for r in fresh]
+    assert [r["ipd"] for r in store.profiles("ds", order_by=["-ipd"]).items] == [
+        30,
+        20,
+        7,
+        6,
+        5,
+        4,
+        1,
+        0,
+    ]
+    store.compact("ds")
+    assert [r["ipd"] for r in store.profiles("ds", order_by=["-ipd"]).items] == [
+        30,
+        20,
+        7,
+        6,
+        5,
+        4,
+        1,
+        0,
+    ]
