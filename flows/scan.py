@@ -19,7 +19,6 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.context import get_run_context
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from bqat.ingest import SampleFile, discover
 from bqat.measures import check_modality
@@ -54,7 +53,7 @@ def _task_id() -> str:
     return str(context.flow_run.id)
 
 
-@flow(name="scan-dataset", task_runner=ThreadPoolTaskRunner(max_workers=2))
+@flow(name="scan-dataset")
 def scan_dataset(
     source: str,
     modality: str,
