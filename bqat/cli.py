@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bqat.exceptions import BqatError, InputError
 
@@ -92,23 +93,61 @@ def _assess(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    """Run the scan-dataset flow; print the dataset id and the summary."""
+    """Run the scan-dataset flow with a progress bar on stderr; print the dataset id and summary."""
+    import threading
+    import uuid
     from dataclasses import asdict
 
+    from bqat.progress import read_progress
     from bqat.scanning import scan
 
     options = dict(args.option or [])
     if args.pattern:
         options["pattern"] = args.pattern
-    summary = scan(
-        args.folder, args.modality, dataset_id=args.dataset, batch_size=args.batch_size, **options
-    )
+    key = f"cli-{uuid.uuid4().hex}"
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["summary"] = scan(
+                args.folder,
+                args.modality,
+                dataset_id=args.dataset,
+                batch_size=args.batch_size,
+                progress_key=key,
+                **options,
+            )
+        except BaseException as exc:  # re-raised in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(timeout=0.5)
+        progress = read_progress(key)
+        if progress is not None and sys.stderr.isatty():
+            print(
+                f"\r{_bar(progress.done, progress.total)} failed {progress.failed}",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if "error" in outcome:
+        raise outcome["error"]
+    summary = outcome["summary"]
     if args.json:
         print(json.dumps(asdict(summary)))
     else:
         print(summary.dataset_id)
         _print_rows([{k: v for k, v in asdict(summary).items() if k != "dataset_id"}], False)
     return 0
+
+
+def _bar(done: int, total: int, width: int = 30) -> str:
+    filled = width if total == 0 else width * done // total
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
 
 
 def _option(text: str) -> tuple[str, float]:

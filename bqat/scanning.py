@@ -118,13 +118,16 @@ def scan(
 ) -> ScanSummary:
     """Run the `scan-dataset` flow over a folder; see flows.scan.scan_dataset.
 
-    `pattern`, `files` and `batch_size` steer the scan; every other option goes to the engine.
+    `pattern`, `files`, `batch_size` and `progress_key` steer the scan; every other option
+    goes to the engine.
     """
     from flows.runners import task_runner
     from flows.scan import scan_dataset
 
     scan_keys = {
-        key: options.pop(key) for key in ("pattern", "files", "batch_size") if key in options
+        key: options.pop(key)
+        for key in ("pattern", "files", "batch_size", "progress_key")
+        if key in options
     }
     return scan_dataset.with_options(task_runner=task_runner())(
         source=str(source), modality=modality, dataset_id=dataset_id, options=options, **scan_keys

@@ -62,15 +62,20 @@ def scan_dataset(
     pattern: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     options: dict[str, Any] | None = None,
+    progress_key: str | None = None,
 ) -> ScanSummary:
-    """Assess every sample of `modality` under `source` into dataset `dataset_id` (new if None)."""
+    """Assess every sample of `modality` under `source` into dataset `dataset_id` (new if None).
+
+    Progress is written under the flow-run id, and under `progress_key` too when the caller
+    wants to follow it before it knows the run id (the CLI's progress bar).
+    """
     logger = get_run_logger()
     check_modality(modality)
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
     options = dict(options or {})
     store = Store()
     store.create_dataset(dataset_id, modality)
-    task_id = _task_id()
+    keys = [_task_id(), *([progress_key] if progress_key else [])]
 
     samples = discover_files(source, modality, pattern, files)
     work = plan_scan(dataset_id, samples)
@@ -79,7 +84,7 @@ def scan_dataset(
     total = len(samples)
     done = work.skipped + len(work.unreadable)
     failed = len(work.unreadable)
-    write_progress(task_id, Progress(total=total, done=done, failed=failed))
+    _report(keys, Progress(total=total, done=done, failed=failed))
     artifact = create_progress_artifact(
         progress=_percent(done, total), key=_artifact_key("scan-progress", dataset_id)
     )
@@ -95,7 +100,7 @@ def scan_dataset(
         assessed += result.assessed
         failed += result.failed
         done += size
-        write_progress(task_id, Progress(total=total, done=done, failed=failed))
+        _report(keys, Progress(total=total, done=done, failed=failed))
         update_progress_artifact(artifact, progress=_percent(done, total))
 
     summary = ScanSummary(
@@ -108,6 +113,11 @@ def scan_dataset(
     _publish(store, summary)
     logger.info("scan of %s into %s: %s", source, dataset_id, summary)
     return summary
+
+
+def _report(keys: list[str], progress: Progress) -> None:
+    for key in keys:
+        write_progress(key, progress)
 
 
 def _percent(done: int, total: int) -> float:

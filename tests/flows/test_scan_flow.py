@@ -75,3 +75,10 @@ def test_the_scan_verb_prints_the_summary_as_json(folder, capsys):
         "skipped": 0,
         "failed": 1,
     }
+
+
+def test_progress_can_be_followed_under_a_key_of_the_callers_choice(folder):
+    summary = bqat.scan(folder, "face", progress_key="cli-follow")
+    progress = read_progress("cli-follow")
+    assert progress is not None
+    assert (progress.total, progress.done, progress.failed) == (summary.discovered, 5, 1)
