@@ -527,38 +527,34 @@ def _files(parts: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts) + "]"
 
 
-def _latest_rows_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
+def _latest_sql(parts: Sequence[Path], rivals: Sequence[Path], *, wins_ties: bool) -> str:
+    """The latest event per file in `parts`, unless `rivals` holds a later one for that file.
+
+    Rows and errors are each other's rivals; on equal times the error wins.
+    """
     latest = (
-        f"SELECT * FROM read_parquet({_files(rows)}, union_by_name=true) "
+        f"SELECT * FROM read_parquet({_files(parts)}, union_by_name=true) "
         "QUALIFY row_number() OVER (PARTITION BY file ORDER BY scanned_at DESC) = 1"
     )
-    if not errors:
+    if not rivals:
         return latest
-    failed = (
-        "SELECT file, max(scanned_at) AS failed_at "
-        f"FROM read_parquet({_files(errors)}) GROUP BY file"
+    rival = (
+        "SELECT file, max(scanned_at) AS rival_at "
+        f"FROM read_parquet({_files(rivals)}, union_by_name=true) GROUP BY file"
     )
+    beats = "<=" if wins_ties else "<"
     return (
-        f"SELECT r.* FROM ({latest}) r LEFT JOIN ({failed}) e USING (file) "
-        "WHERE e.failed_at IS NULL OR e.failed_at < r.scanned_at"
+        f"SELECT k.* FROM ({latest}) k LEFT JOIN ({rival}) r USING (file) "
+        f"WHERE r.rival_at IS NULL OR r.rival_at {beats} k.scanned_at"
     )
+
+
+def _latest_rows_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
+    return _latest_sql(rows, errors, wins_ties=False)
 
 
 def _latest_errors_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
-    latest = (
-        f"SELECT * FROM read_parquet({_files(errors)}) "
-        "QUALIFY row_number() OVER (PARTITION BY file ORDER BY scanned_at DESC) = 1"
-    )
-    if not rows:
-        return latest
-    stored = (
-        "SELECT file, max(scanned_at) AS stored_at "
-        f"FROM read_parquet({_files(rows)}, union_by_name=true) GROUP BY file"
-    )
-    return (
-        f"SELECT e.* FROM ({latest}) e LEFT JOIN ({stored}) r USING (file) "
-        "WHERE r.stored_at IS NULL OR r.stored_at <= e.scanned_at"
-    )
+    return _latest_sql(errors, rows, wins_ties=True)
 
 
 def _quote(column: str) -> str:
