@@ -195,14 +195,10 @@ class Store:
 
     def stored_hashes(self, dataset_id: str) -> dict[str, str]:
         """file -> sha256 of the files whose latest event is a stored row (skip these on re-run)."""
-
-        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            if not rows:
-                return {}
-            sql = f"SELECT file, sha256 FROM ({_latest_rows_sql(rows, errors)})"
-            return dict(cur.execute(sql).fetchall())
-
-        return self._read(dataset_id, query)
+        table = self._latest(dataset_id).table
+        return dict(
+            zip(table.column("file").to_pylist(), table.column("sha256").to_pylist(), strict=True)
+        )
 
     def profiles(
         self,
@@ -254,20 +250,17 @@ class Store:
             f.name for f in schema if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
         ]
 
-        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            if not rows or not numeric:
-                return []
-            aggregates = ", ".join(
-                f"count({_quote(c)}), min({_quote(c)}), avg({_quote(c)}), max({_quote(c)})"
-                for c in numeric
-            )
-            return cur.execute(
-                f"SELECT {aggregates} FROM ({_latest_rows_sql(rows, errors)})"
-            ).fetchone()
-
-        values = self._read(dataset_id, query)
-        if not values:
+        latest = self._latest(dataset_id).table
+        if not latest.num_rows or not numeric:
             return []
+        aggregates = ", ".join(
+            f"count({_quote(c)}), min({_quote(c)}), avg({_quote(c)}), max({_quote(c)})"
+            for c in numeric
+        )
+        with self._cursor() as cur:
+            cur.register("latest", latest)
+            values = cur.execute(f"SELECT {aggregates} FROM latest").fetchone()
+            cur.unregister("latest")
         return [
             {
                 "column": column,
@@ -393,17 +386,16 @@ class Store:
             return []
 
     def _counts(self, dataset_id: str) -> tuple[int, int]:
-        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            counts = []
-            for parts, sql in ((rows, _latest_rows_sql), (errors, _latest_errors_sql)):
-                counts.append(
-                    cur.execute(f"SELECT count(*) FROM ({sql(rows, errors)})").fetchone()[0]
-                    if parts
-                    else 0
-                )
-            return tuple(counts)
+        """Files whose latest event is a row (from the snapshot), and those where it is an error."""
 
-        return self._read(dataset_id, query)
+        def failed(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
+            if not errors:
+                return 0
+            return cur.execute(
+                f"SELECT count(*) FROM ({_latest_errors_sql(rows, errors)})"
+            ).fetchone()[0]
+
+        return self._latest(dataset_id).table.num_rows, int(self._read(dataset_id, failed))
 
     def _read(
         self,
