@@ -80,13 +80,17 @@ class FaceContext:
         """Distance between the iris centres in pixels."""
         if self.right_eye is None or self.left_eye is None:
             return None
-        return float(np.linalg.norm(self.left_eye.centre - self.right_eye.centre))
+        return inter_eye_distance(self.right_eye, self.left_eye)
 
     @property
     def eye_midpoint(self) -> np.ndarray | None:
         if self.right_eye is None or self.left_eye is None:
             return None
         return (self.right_eye.centre + self.left_eye.centre) / 2.0
+
+
+def inter_eye_distance(right_eye: Eye, left_eye: Eye) -> float:
+    return float(np.linalg.norm(left_eye.centre - right_eye.centre))
 
 
 def statistics_block(height: int, width: int) -> int:
@@ -109,8 +113,7 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
     if mesh is not None and right_eye is not None and left_eye is not None:
         template = load_template()
         pose = head_pose(mesh.points, template.points, template.weights)
-        ied = float(np.linalg.norm(left_eye.centre - right_eye.centre))
-        reduced = reduce_grey(grey, ALIGNED_IED / ied)
+        reduced = reduce_grey(grey, ALIGNED_IED / inter_eye_distance(right_eye, left_eye))
         aligned = align_face(pixels, reduced, mesh, right_eye, left_eye)
     return FaceContext(
         file=file,
