@@ -9,6 +9,7 @@ from bqat.exceptions import (
     ModelError,
     NativeError,
     NotFoundError,
+    SampleTimeout,
 )
 
 # Store and scan entry points pull in DuckDB, pyarrow and (when run) Prefect: load them on use.
@@ -30,6 +31,7 @@ __all__ = [
     "ModelError",
     "NativeError",
     "NotFoundError",
+    "SampleTimeout",
     "ScanSummary",
     "__version__",
     "assess",

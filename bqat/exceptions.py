@@ -27,3 +27,7 @@ class NativeError(BqatError, ValueError):
 
 class NotFoundError(BqatError, LookupError):
     """A dataset, task or file that was asked for does not exist."""
+
+
+class SampleTimeout(BqatError, TimeoutError):
+    """Assessing one sample took longer than the per-file limit (BQAT_FILE_TIMEOUT_S)."""

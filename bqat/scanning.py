@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bqat._version import __version__
 from bqat.assessment import assess_sample, models_used
+from bqat.deadline import within
 from bqat.exceptions import BqatError, ConfigError
 from bqat.hashing import file_sha256
 from bqat.ingest import SampleFile
+from bqat.settings import get_settings
 from bqat.store import Store
 
 log = logging.getLogger(__name__)
@@ -86,18 +89,24 @@ def assess_batch(
 ) -> BatchResult:
     """Assess each file of the batch and store rows and errors as one part each.
 
-    A file that cannot be assessed becomes an error row with its reason; the batch goes on. A
-    configuration error (bad options) is not about one file, so it stops the batch.
+    A file that cannot be assessed, or takes longer than BQAT_FILE_TIMEOUT_S, becomes an error
+    row with its reason; the batch goes on. A configuration error (bad options) is not about
+    one file, so it stops the batch.
     """
     bookkeeping = {
         "engine_version": __version__,
         "models": models_used(modality),
         "options": options,
     }
+    limit_s = get_settings().file_timeout_s
     rows, errors = [], []
     for item in batch:
         try:
-            record = assess_sample(Path(item.path), modality, file=item.name, options=options)
+            record = within(
+                limit_s,
+                partial(assess_sample, Path(item.path), modality, file=item.name, options=options),
+                f"assessing {item.name}",
+            )
         except ConfigError:
             raise
         except BqatError as exc:

@@ -1,4 +1,4 @@
-"""`scan-dataset`: discover → hash and plan → assess batches → store, with progress and artifacts.
+"""`scan-dataset`: discover → plan → assess batches → store → compact, with progress and artifacts.
 
 A thin flow over the library (bqat.ingest, bqat.scanning, bqat.store): tasks take paths and
 names, each batch is stored when it is assessed, and a re-run skips what is already stored.
@@ -46,6 +46,12 @@ def assess_batch_task(
     dataset_id: str, modality: str, batch: list[WorkItem], options: dict[str, Any]
 ) -> BatchResult:
     return assess_batch(Store(), dataset_id, modality, batch, options)
+
+
+@task(name="compact-store")
+def compact_store(dataset_id: str) -> bool:
+    """One part of rows and one of errors per dataset after a scan: later queries read less."""
+    return Store().compact(dataset_id)
 
 
 def _task_id() -> str:
@@ -103,6 +109,7 @@ def scan_dataset(
         _report(keys, Progress(total=total, done=done, failed=failed))
         update_progress_artifact(artifact, progress=_percent(done, total))
 
+    compact_store(dataset_id)
     summary = ScanSummary(
         dataset_id=dataset_id,
         discovered=total,

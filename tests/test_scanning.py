@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 
 import cv2
 import numpy as np
@@ -74,3 +75,28 @@ def test_a_rerun_skips_stored_content_retries_errors_and_reassesses_changes(stor
     assert (result.assessed, result.failed) == (2, 2)
     assert store.profiles("ds").total == 4
     assert {e["file"] for e in store.errors("ds")} == {"text.jpg", "empty.png"}
+
+
+def test_a_file_over_the_time_limit_is_an_error_row_and_the_batch_goes_on(
+    store, folder, set_env, monkeypatch
+):
+    import bqat.scanning
+
+    set_env(BQAT_FILE_TIMEOUT_S="0.5")
+    release = threading.Event()
+    real = bqat.scanning.assess_sample
+
+    def slow_on_good(path, modality, **kwargs):
+        if kwargs["file"] == "good.jpg":
+            release.wait(30)
+        return real(path, modality, **kwargs)
+
+    monkeypatch.setattr(bqat.scanning, "assess_sample", slow_on_good)
+    try:
+        _, result = run(store, folder)
+    finally:
+        release.set()
+    assert (result.assessed, result.failed) == (2, 4)
+    reasons = {e["file"]: e["reason"] for e in store.errors("ds")}
+    assert "took longer than 0.5 s" in reasons["good.jpg"]
+    assert {r["file"] for r in store.profiles("ds").items} == {"jpeg_named.png", "blank.png"}

@@ -9,6 +9,7 @@ import pytest
 
 import bqat
 from bqat.progress import read_progress
+from bqat.settings import get_settings
 
 
 @pytest.fixture
@@ -40,6 +41,9 @@ def test_a_scan_stores_rows_and_errors_and_a_rerun_skips_them(folder):
         "nested/271207626_1.jpg",
     ]
     assert bqat.errors("faces")[0]["file"] == "text.jpg"
+    store = get_settings().home / "store" / "faces"
+    parts = [len(list((store / kind).glob("*.parquet"))) for kind in ("rows", "errors")]
+    assert parts == [1, 1]  # three batches, compacted at the end of the scan
 
     again = bqat.scan(folder, "face", dataset_id="faces", batch_size=2)
     assert (again.assessed, again.skipped, again.failed) == (0, 4, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import textwrap
@@ -240,3 +241,74 @@ def test_a_cached_reader_sees_every_later_batch_like_a_fresh_reader(store):
         1,
         0,
     ]
+
+
+def test_a_cached_reader_agrees_with_a_model_of_events_through_merges_and_compactions(store):
+    """Random batches of rows and errors, merges and compactions; answers follow a plain dict."""
+    rng = random.Random(7)
+    files = [f"{i:02d}.jpg" for i in range(12)]
+    expected: dict[str, tuple[str, object]] = {}  # file -> ("row", ipd) or ("error", reason)
+    for step in range(60):
+        action = rng.random()
+        if action < 0.15:
+            store.merge_small_parts("ds", max_parts=3)
+        elif action < 0.22:
+            store.compact("ds")
+        else:
+            row_files = rng.sample(files, rng.randint(0, 3))
+            error_files = rng.sample(files, rng.randint(0, 2))
+            rows = [row(f, ipd=step * 100 + i) for i, f in enumerate(row_files)]
+            errors = [{"file": f, "sha256": None, "reason": f"bad {step}"} for f in error_files]
+            store.append("ds", rows=rows, errors=errors)
+            expected.update({r["file"]: ("row", r["ipd"]) for r in rows})
+            expected.update({e["file"]: ("error", e["reason"]) for e in errors})  # ties: error
+        got = {r["file"]: ("row", r["ipd"]) for r in store.profiles("ds", order_by=["-ipd"]).items}
+        got.update({e["file"]: ("error", e["reason"]) for e in store.errors("ds")})
+        assert got == expected, f"step {step}"
+        info = store.dataset("ds")
+        assert (info.rows, info.errors) == (
+            sum(kind == "row" for kind, _ in expected.values()),
+            sum(kind == "error" for kind, _ in expected.values()),
+        )
+
+
+def test_merging_keeps_at_most_max_parts_and_the_snapshot_is_not_rebuilt(store, monkeypatch):
+    for i in range(10):
+        store.append("ds", rows=[row(f"{i}.jpg", ipd=i)])
+    assert [r["ipd"] for r in store.profiles("ds", order_by=["-ipd"]).items][:2] == [9, 8]
+    rebuilds = []
+    real = Store._rebuilt
+    monkeypatch.setattr(Store, "_rebuilt", lambda self, d: rebuilds.append(d) or real(self, d))
+    store.merge_small_parts("ds", max_parts=4)
+    parts = sorted((store.root / "ds" / "rows").glob("*.parquet"))
+    assert 1 < len(parts) <= 4
+    assert [r["ipd"] for r in store.profiles("ds", order_by=["-ipd"]).items] == list(
+        range(9, -1, -1)
+    )
+    store.compact("ds")
+    assert len(list((store.root / "ds" / "rows").glob("*.parquet"))) == 1
+    assert store.profiles("ds").total == 10
+    assert rebuilds == []
+
+
+def test_appending_merges_once_the_part_limit_is_passed(store):
+    from bqat.store.store import MAX_PARTS
+
+    for i in range(MAX_PARTS + 1):
+        store.append("ds", rows=[row(f"{i}.jpg")])
+    assert len(list((store.root / "ds" / "rows").glob("*.parquet"))) == MAX_PARTS // 2
+    assert store.profiles("ds").total == MAX_PARTS + 1
+
+
+def test_a_snapshot_of_many_chunks_gathers_rows_like_a_plain_take():
+    from bqat.store.store import _Latest
+
+    chunks = [list(range(0, 5)), [], list(range(5, 12)), list(range(12, 13))]
+    table = pa.Table.from_batches(
+        [pa.record_batch({"file": [f"{i}" for i in c], "v": c}) for c in chunks if c]
+        + [pa.record_batch({"file": pa.array([], pa.string()), "v": pa.array([], pa.int64())})]
+    )
+    indices = pa.array([12, 0, 7, 5, 4, 11, 3], type=pa.uint64())
+    got = _Latest((), (), table).take(indices)
+    assert got.column("v").to_pylist() == [12, 0, 7, 5, 4, 11, 3]
+    assert got.to_pylist() == table.combine_chunks().take(indices).to_pylist()
