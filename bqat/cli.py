@@ -160,6 +160,56 @@ def _option(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{key}: {value!r} is not a number") from None
 
 
+def _drift(args: argparse.Namespace) -> int:
+    """Run the compare-drift flow; write the HTML to -o; print the per-column tests."""
+    import shutil
+
+    from bqat.report_files import drift_paths
+    from flows.drift import compare_drift
+
+    summary = compare_drift(args.dataset, args.reference, args.column or None)
+    if args.output:
+        shutil.copyfile(drift_paths(args.dataset, args.reference)[0], args.output)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    verdict = "drifted" if summary["drifted"] else "no drift"
+    print(f"{args.dataset} against {args.reference}: {verdict}, {summary['share_drifted']:.0%}")
+    _print_rows(
+        [
+            {
+                "column": name,
+                "method": c["method"],
+                "score": f"{c['score']:.4g}",
+                "drifted": c["drifted"],
+            }
+            for name, c in summary["columns"].items()
+        ],
+        False,
+    )
+    return 0
+
+
+def _audit_schedule(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from flows.deployments import schedule_audit
+
+    options = dict(args.option or [])
+    scheduled = schedule_audit(
+        Path(args.folder), args.modality, args.cron, args.name, args.timezone, options
+    )
+    if args.json:
+        print(json.dumps(asdict(scheduled)))
+    else:
+        print(
+            f"scheduled {scheduled.deployment} ({scheduled.cron}, {scheduled.timezone}) "
+            f"for {scheduled.folder}; a worker of pool 'bqat' runs it (`bqat serve` starts one)"
+        )
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bqat.serve import serve
 
@@ -205,7 +255,29 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("folder", metavar="FOLDER")
     scan.set_defaults(handler=_scan)
 
-    serve = verbs.add_parser("serve", help="start the local Prefect server (API and worker soon)")
+    drift = verbs.add_parser("drift", help="data drift of a dataset against a reference one")
+    drift.add_argument("dataset", metavar="DATASET")
+    drift.add_argument("--reference", required=True, metavar="OTHER", help="reference dataset")
+    drift.add_argument("--column", action="append", help="compare this column (repeatable)")
+    drift.add_argument("-o", "--output", metavar="HTML", help="write the Evidently report here")
+    drift.add_argument("--json", action="store_true", help="print the summary as JSON")
+    drift.set_defaults(handler=_drift)
+
+    audit = verbs.add_parser("audit", help="scheduled audits of a folder")
+    audit_verbs = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    schedule = audit_verbs.add_parser(
+        "schedule", help="rescan FOLDER on a cron schedule and report drift against the last"
+    )
+    schedule.add_argument("folder", metavar="FOLDER")
+    schedule.add_argument("--modality", required=True, help="face, fingerprint, iris or speech")
+    schedule.add_argument("--cron", required=True, help='cron expression, e.g. "0 2 * * 1"')
+    schedule.add_argument("--timezone", default="UTC", help="time zone of the cron (UTC)")
+    schedule.add_argument("--name", help="audit name (default: the folder's name)")
+    schedule.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE")
+    schedule.add_argument("--json", action="store_true", help="print the deployment as JSON")
+    schedule.set_defaults(handler=_audit_schedule)
+
+    serve = verbs.add_parser("serve", help="start the local Prefect server and a flow worker")
     serve.set_defaults(handler=_serve)
     return parser
 

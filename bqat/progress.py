@@ -7,11 +7,10 @@ it for GET /task/{tid}/ without asking Prefect, which keeps that route fast unde
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bqat.atomic import atomic_write
 from bqat.settings import get_settings
 
 
@@ -29,9 +28,7 @@ def progress_path(task_id: str) -> Path:
 def write_progress(task_id: str, progress: Progress) -> None:
     path = progress_path(task_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(json.dumps(asdict(progress)))
-    os.replace(temporary, path)
+    atomic_write(path, json.dumps(asdict(progress)))
 
 
 def read_progress(task_id: str) -> Progress | None:

@@ -6,6 +6,7 @@ child gets SIGINT first, and a SIGTERM sent to us is handled as a Ctrl-C.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -25,12 +27,13 @@ _STOP_TIMEOUT_S = 20.0
 
 @dataclass(frozen=True)
 class Service:
-    """A child process and the URL that answers 2xx once it is ready."""
+    """A child process, how to tell it is ready, and the URL that must be free before it starts."""
 
     name: str
     command: list[str]
-    health_url: str
+    ready: Callable[[], bool]
     announce: str
+    own_url: str | None = None
 
 
 def prefect_environment(settings: Settings) -> dict[str, str]:
@@ -38,21 +41,23 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     env.setdefault("PREFECT_API_URL", f"http://{settings.host}:{settings.prefect_port}/api")
+    env.setdefault("PREFECT_WORKER_QUERY_SECONDS", "2")  # pick up new flow runs within ~2 s
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["DO_NOT_TRACK"] = "1"
     return env
 
 
 def services(settings: Settings) -> list[Service]:
-    """What `bqat serve` runs. The API and the flow worker join this list with the API issue."""
+    """What `bqat serve` runs, in start order: the Prefect server, then a flow worker."""
+    from flows.deployments import WORK_POOL
+
     base = f"http://{settings.host}:{settings.prefect_port}"
+    prefect = sys.executable, "-m", "prefect"
     return [
         Service(
             name="prefect-server",
             command=[
-                sys.executable,
-                "-m",
-                "prefect",
+                *prefect,
                 "server",
                 "start",
                 "--host",
@@ -60,18 +65,52 @@ def services(settings: Settings) -> list[Service]:
                 "--port",
                 str(settings.prefect_port),
             ],
-            health_url=f"{base}/api/health",
+            ready=lambda: _answers(f"{base}/api/health"),
             announce=f"Prefect server and UI: {base}",
-        )
+            own_url=f"{base}/api/health",
+        ),
+        Service(
+            name="worker",
+            command=[
+                *prefect,
+                "worker",
+                "start",
+                "--pool",
+                WORK_POOL,
+                "--type",
+                "process",
+                "--limit",
+                str(settings.max_concurrent_scans),
+            ],
+            ready=lambda: _worker_online(base, WORK_POOL),
+            announce=f"flow worker on work pool '{WORK_POOL}' "
+            f"(at most {settings.max_concurrent_scans} flow runs at once)",
+        ),
     ]
 
 
-def _ready(url: str) -> bool:
+def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _worker_online(base: str, pool: str) -> bool:
+    """True once a worker of `pool` has sent its first heartbeat to the Prefect server."""
+    request = urllib.request.Request(
+        f"{base}/api/work_pools/{pool}/workers/filter",
+        data=b"{}",
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            workers = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+    return any(worker.get("status") == "ONLINE" for worker in workers)
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
@@ -100,15 +139,15 @@ def serve() -> int:
     children: list[subprocess.Popen[bytes]] = []
     try:
         for service in services(settings):
-            if _ready(service.health_url):
+            if service.own_url and _answers(service.own_url):
                 raise ConfigError(
-                    f"{service.name}: something already answers at {service.health_url}; "
+                    f"{service.name}: something already answers at {service.own_url}; "
                     "stop it or choose other ports (BQAT_PREFECT_PORT, BQAT_PORT)"
                 )
             child = subprocess.Popen(service.command, env=env)
             children.append(child)
             deadline = time.monotonic() + _READY_TIMEOUT_S
-            while not _ready(service.health_url):
+            while not service.ready():
                 if child.poll() is not None:
                     raise ConfigError(f"{service.name} exited with code {child.returncode}")
                 if time.monotonic() > deadline:
@@ -116,8 +155,8 @@ def serve() -> int:
                 time.sleep(0.5)
             print(f"bqat serve: {service.announce}", flush=True)
         print(
-            "bqat serve: the HTTP API (port "
-            f"{settings.port}) and the scan worker are not built yet; press Ctrl-C to stop.",
+            f"bqat serve: the HTTP API (port {settings.port}) is not built yet; "
+            "press Ctrl-C to stop.",
             flush=True,
         )
         while all(child.poll() is None for child in children):

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="When set, the API requires X-API-Key.")
     host: str = Field("127.0.0.1", description="Interface the API and Prefect server listen on.")
     port: int = Field(8848, ge=1, le=65535)
+    public_url: str | None = Field(
+        None, description="How users reach the API (links in Prefect artifacts); default host:port."
+    )
     prefect_port: int = Field(4200, ge=1, le=65535)
     execution_provider: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="ONNX Runtime provider: CUDA when available (auto), or forced."
@@ -43,6 +46,11 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(100_000_000, ge=1)
     file_timeout_s: float = Field(60.0, gt=0)
     max_concurrent_scans: int = Field(2, ge=1)
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL as users see it, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @field_validator("data_root", mode="before")
     @classmethod

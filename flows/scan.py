@@ -6,7 +6,6 @@ names, each batch is stored when it is assessed, and a re-run skips what is alre
 
 from __future__ import annotations
 
-import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from bqat.measures import check_modality
 from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
+from flows.artifacts import artifact_key
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -92,7 +92,7 @@ def scan_dataset(
     failed = len(work.unreadable)
     _report(keys, Progress(total=total, done=done, failed=failed))
     artifact = create_progress_artifact(
-        progress=_percent(done, total), key=_artifact_key("scan-progress", dataset_id)
+        progress=_percent(done, total), key=artifact_key("scan-progress", dataset_id)
     )
 
     batches = [work.work[i : i + batch_size] for i in range(0, len(work.work), batch_size)]
@@ -131,11 +131,6 @@ def _percent(done: int, total: int) -> float:
     return 100.0 if total == 0 else round(100.0 * done / total, 2)
 
 
-def _artifact_key(kind: str, dataset_id: str) -> str:
-    """Prefect artifact keys allow lower-case letters, digits and dashes only."""
-    return re.sub(r"[^a-z0-9-]", "-", f"{kind}-{dataset_id}".lower())[:100]
-
-
 def _publish(store: Store, summary: ScanSummary) -> None:
     """A per-column summary table and a markdown note for the Prefect UI."""
     table = [
@@ -145,12 +140,12 @@ def _publish(store: Store, summary: ScanSummary) -> None:
     if table:
         create_table_artifact(
             table=table,
-            key=_artifact_key("scan-summary", summary.dataset_id),
+            key=artifact_key("scan-summary", summary.dataset_id),
             description="Per-column summary of the stored rows",
         )
     counts = (summary.discovered, summary.assessed, summary.skipped, summary.failed)
     create_markdown_artifact(
-        key=_artifact_key("scan-report", summary.dataset_id),
+        key=artifact_key("scan-report", summary.dataset_id),
         markdown=(
             f"# Scan of dataset `{summary.dataset_id}`\n\n"
             "| discovered | assessed | skipped | failed |\n|---|---|---|---|\n"

@@ -1,4 +1,5 @@
-"""`bqat serve`: starts the local Prefect server, reports it ready, and Ctrl-C stops all of it."""
+"""`bqat serve`: the Prefect server and a flow worker; a scheduled audit's run executes on that
+worker; Ctrl-C stops all of it."""
 
 from __future__ import annotations
 
@@ -28,12 +29,36 @@ def answers(url: str) -> bool:
         return False
 
 
-@pytest.mark.timeout(240)
-def test_serve_starts_the_prefect_server_and_stops_it_on_ctrl_c(tmp_path: Path):
+def run_deployment_and_wait(api: str, name: str, timeout_s: float) -> str:
+    """Trigger one run of deployment `name` and return its final state type."""
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api}):
+        flow_run = run_deployment(name, timeout=0)
+        deadline = time.monotonic() + timeout_s
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                state = client.read_flow_run(flow_run.id).state
+                if state is not None and state.is_final():
+                    return state.type.value
+                time.sleep(1)
+    return "TIMEOUT"
+
+
+@pytest.mark.timeout(400)
+def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_all(
+    tmp_path: Path, samples: Path
+):
     port = free_port()
+    folder = tmp_path / "gate"
+    folder.mkdir()
+    for path in sorted((samples / "face").glob("*.jpg"))[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
     env = {
         **os.environ,
-        "BQAT_HOME": str(tmp_path),
+        "BQAT_HOME": str(tmp_path / "home"),
         "BQAT_PREFECT_PORT": str(port),
         "BQAT_PORT": str(free_port()),
     }
@@ -52,7 +77,22 @@ def test_serve_starts_the_prefect_server_and_stops_it_on_ctrl_c(tmp_path: Path):
                 break
         assert any(f"127.0.0.1:{port}" in line for line in lines), "".join(lines)
         assert answers(f"http://127.0.0.1:{port}/api/health")
-        assert (tmp_path / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
+        assert any("flow worker" in line for line in lines), "".join(lines)
+        assert (tmp_path / "home" / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
+
+        schedule = subprocess.run(
+            [str(bqat), "audit", "schedule", str(folder), "--modality=face", "--cron=0 3 * * *"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert schedule.returncode == 0, schedule.stdout + schedule.stderr
+        api = f"http://127.0.0.1:{port}/api"
+        assert run_deployment_and_wait(api, "audit-folder/gate", timeout_s=180) == "COMPLETED"
+        datasets = sorted((tmp_path / "home" / "store").glob("audit-gate-*/rows/*.parquet"))
+        assert len(datasets) == 1, "the worker's flow run stored the audit dataset"
+
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
         assert process.returncode == 0, "".join(lines) + rest

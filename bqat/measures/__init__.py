@@ -7,6 +7,7 @@ from bqat.measures.registry import (
     check_modality,
     declare,
     measures,
+    quality_columns,
     specification,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "check_modality",
     "declare",
     "measures",
+    "quality_columns",
     "specification",
 ]

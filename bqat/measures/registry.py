@@ -43,6 +43,19 @@ def measures(modality: str) -> list[Measure]:
     return list(_declared[check_modality(modality)])
 
 
+def quality_columns(modality: str) -> list[str]:
+    """Numeric measures whose declared direction says which way is better.
+
+    The default columns of drift comparison and outlier detection: raw values only (a 0-100
+    component is a monotone function of its raw value and would count the measure twice).
+    """
+    return [
+        m.name
+        for m in measures(modality)
+        if m.direction != "none" and m.type in ("integer", "number")
+    ]
+
+
 def specification(modality: str) -> dict[str, dict[str, object]]:
     """Every column of the modality's record: type, unit, range, direction, description, clause."""
     spec: dict[str, dict[str, object]] = {}

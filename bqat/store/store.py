@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bqat.atomic import atomic_write
 from bqat.exceptions import ConfigError, NotFoundError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
@@ -112,7 +113,7 @@ class Store:
             for sub in ("rows", "errors"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             content = {"modality": modality, "created": _now().isoformat()}
-            _atomic_write_bytes(meta, json.dumps(content).encode())
+            atomic_write(meta, json.dumps(content).encode())
         existing = self._meta(dataset_id)
         if existing["modality"] != modality:
             raise ConfigError(
@@ -279,6 +280,14 @@ class Store:
         for item in items:
             item["scanned_at"] = item["scanned_at"].isoformat()
         return Page(items=items, total=int(total), offset=offset, limit=limit)
+
+    def table(self, dataset_id: str, columns: Sequence[str]) -> pa.Table:
+        """The dataset's latest rows, these stored columns only, as one Arrow table."""
+        stored = row_schema(self._meta(dataset_id)["modality"]).names
+        unknown = [c for c in columns if c not in stored]
+        if unknown:
+            raise ConfigError(f"not stored columns: {', '.join(unknown)}")
+        return self._latest(dataset_id).table.select(list(columns))
 
     def summary(self, dataset_id: str) -> list[dict[str, Any]]:
         """count, min, mean and max of every numeric measure column of the dataset."""
@@ -696,9 +705,3 @@ def _exclusive(path: Path) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)

@@ -1,0 +1,20 @@
+"""Where the HTML and JSON reports of a dataset live: BQAT_HOME/reports/<dataset_id>/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bqat.settings import get_settings
+from bqat.store import check_dataset_id
+
+
+def report_folder(dataset_id: str) -> Path:
+    """The dataset's report folder (created on demand by the writers)."""
+    return get_settings().home / "reports" / check_dataset_id(dataset_id)
+
+
+def drift_paths(dataset_id: str, reference_id: str) -> tuple[Path, Path]:
+    """The drift report of `dataset_id` against `reference_id`: (HTML, JSON summary)."""
+    stem = f"drift-{check_dataset_id(reference_id)}"
+    folder = report_folder(dataset_id)
+    return folder / f"{stem}.html", folder / f"{stem}.json"

@@ -1,0 +1,115 @@
+"""Deployments on the `bqat` work pool, run by `prefect worker start --pool bqat` processes.
+
+Entry points are module paths (`flows.audit.audit_folder`): workers import the installed
+package, so a deployment needs no code storage and any worker machine with bqat installed can
+run it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.deployments.runner import EntrypointType
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.schedules import Cron
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.workers.process import ProcessWorker
+
+from bqat.exceptions import ConfigError
+from bqat.measures import check_modality
+from bqat.settings import get_settings
+from flows.audit import audit_folder
+
+WORK_POOL = "bqat"
+_AUDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ScheduledAudit:
+    deployment: str
+    deployment_id: str
+    folder: str
+    modality: str
+    cron: str
+    timezone: str
+
+
+def prefect_api_url() -> str:
+    """The Prefect API in use: the configured one, else the server `bqat serve` starts."""
+    settings = get_settings()
+    return PREFECT_API_URL.value() or f"http://{settings.host}:{settings.prefect_port}/api"
+
+
+def ensure_work_pool() -> None:
+    """Create the process work pool if it does not exist (workers would create it too)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(WORK_POOL)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # a worker created it meanwhile
+                client.create_work_pool(
+                    WorkPoolCreate(
+                        name=WORK_POOL,
+                        type="process",
+                        base_job_template=ProcessWorker.get_default_base_job_template(),
+                    )
+                )
+
+
+def schedule_audit(
+    folder: Path,
+    modality: str,
+    cron: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    options: dict[str, Any] | None = None,
+) -> ScheduledAudit:
+    """Create or update the scheduled deployment `audit-folder/<name>` for `folder`."""
+    folder = folder.resolve()
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: not a folder")
+    check_modality(modality)
+    name = name or re.sub(r"[^A-Za-z0-9._-]", "-", folder.name).strip("-._") or "root"
+    if not _AUDIT_NAME.match(name):
+        raise ConfigError(
+            f"invalid audit name {name!r}: 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    try:
+        schedule = Cron(cron, timezone=timezone)
+    except ValueError as exc:
+        raise ConfigError(f"invalid schedule {cron!r} ({timezone}): {exc}") from None
+    url = prefect_api_url()
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        with get_client(sync_client=True) as client:
+            if client.api_healthcheck() is not None:
+                raise ConfigError(f"no Prefect server answers at {url}: start `bqat serve` first")
+        ensure_work_pool()
+        deployment = audit_folder.to_deployment(
+            name=name,
+            schedules=[schedule],
+            parameters={
+                "folder": str(folder),
+                "modality": modality,
+                "name": name,
+                "options": options or {},
+            },
+            work_pool_name=WORK_POOL,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            description=f"Audit of {folder} ({modality}): rescan, then drift against the last",
+        )
+        deployment_id = deployment.apply()
+    return ScheduledAudit(
+        deployment=f"audit-folder/{name}",
+        deployment_id=str(deployment_id),
+        folder=str(folder),
+        modality=modality,
+        cron=cron,
+        timezone=timezone,
+    )

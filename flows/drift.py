@@ -1,0 +1,33 @@
+"""`compare-drift`: Evidently's drift report between a dataset and a reference dataset."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from bqat.drift import write_drift
+from flows.artifacts import publish_link
+
+
+@flow(name="compare-drift")
+def compare_drift(
+    dataset_id: str, reference_id: str, columns: list[str] | None = None
+) -> dict[str, object]:
+    """Compare, store the HTML and JSON summary, and link the report from the Prefect UI."""
+    summary, _ = write_drift(dataset_id, reference_id, columns)
+    verdict = "drifted" if summary.drifted else "no drift"
+    publish_link(
+        "drift",
+        dataset_id,
+        f"/scan/{dataset_id}/drift?reference={reference_id}",
+        f"Drift of {dataset_id} against {reference_id}: {verdict} "
+        f"({summary.share_drifted:.0%} of columns)",
+    )
+    get_run_logger().info(
+        "drift of %s against %s: %s, %.0f%% of %d columns",
+        dataset_id,
+        reference_id,
+        verdict,
+        100 * summary.share_drifted,
+        len(summary.columns),
+    )
+    return summary.to_json()

@@ -1,0 +1,87 @@
+"""Drift between two datasets, on synthetic columns whose answer is known."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from bqat import ConfigError
+from bqat.drift import compare, read_drift, write_drift
+from bqat.measures import quality_columns
+from bqat.store import Store
+
+COLUMNS = ["iso_sharpness", "yaw_degree", "brightness_variance", "iso_head_size"]
+
+
+def rows(values: dict[str, np.ndarray]) -> list[dict]:
+    count = len(next(iter(values.values())))
+    return [
+        {"file": f"{i:04d}.jpg", "sha256": "0" * 64, **{k: float(v[i]) for k, v in values.items()}}
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def store() -> Store:
+    created = Store()
+    rng = np.random.default_rng(3)
+    base = {name: rng.normal(10.0, 2.0, 300) for name in COLUMNS}
+    for dataset_id, shifted in (("reference", []), ("two", COLUMNS[:2]), ("one", COLUMNS[:1])):
+        created.create_dataset(dataset_id, "face")
+        values = {k: (v + 6.0 if k in shifted else v) for k, v in base.items()}
+        created.append(dataset_id, rows=rows(values))
+    return created
+
+
+def test_shifted_columns_drift_and_identical_ones_do_not(store):
+    summary, html = compare("two", "reference", COLUMNS, store=store)
+    assert {c for c, d in summary.columns.items() if d.drifted} == set(COLUMNS[:2])
+    assert summary.share_drifted == 0.5 and summary.drifted
+    for name in COLUMNS[2:]:
+        assert summary.columns[name].score == pytest.approx(1.0)  # the very same values
+    assert "<html" in html.lower()
+
+
+def test_the_score_is_the_two_sample_ks_p_value(store):
+    summary, _ = compare("one", "reference", COLUMNS, store=store)
+    current = store.table("one", [COLUMNS[0]]).column(0).to_numpy()
+    reference = store.table("reference", [COLUMNS[0]]).column(0).to_numpy()
+    drift = summary.columns[COLUMNS[0]]
+    assert drift.method == "K-S p_value"
+    assert drift.score == pytest.approx(ks_2samp(reference, current).pvalue, rel=1e-6, abs=1e-300)
+    assert (summary.share_drifted, summary.drifted) == (0.25, False)
+
+
+def test_columns_without_values_are_excluded_with_a_reason(store):
+    summary, _ = compare("one", "reference", [*COLUMNS, "iso_eyes_open"], store=store)
+    assert summary.excluded == {"iso_eyes_open": "no values in the dataset or the reference"}
+    assert "iso_eyes_open" not in summary.columns
+
+
+def test_the_default_columns_are_the_quality_measures(store):
+    summary, _ = compare("two", "reference", store=store)
+    assert set(summary.columns) | set(summary.excluded) == set(quality_columns("face"))
+    assert set(summary.columns) == set(COLUMNS)
+
+
+def test_bad_requests_are_clear_errors(store):
+    with pytest.raises(ConfigError, match="not stored columns: nope"):
+        compare("two", "reference", ["nope"], store=store)
+    with pytest.raises(ConfigError, match="nothing to compare"):
+        compare("two", "reference", ["iso_eyes_open"], store=store)
+
+
+def test_the_report_is_stored_offline_and_the_summary_reads_back(store):
+    summary, path = write_drift("two", "reference", COLUMNS)
+    html = path.read_text()
+    external = re.findall(r"""<(?:script|link|img)[^>]+(?:src|href)=["']?https?://""", html)
+    assert external == []
+    assert read_drift("two", "reference") == summary
+    stored = json.loads(path.with_suffix(".json").read_text())
+    assert set(stored) >= {"dataset_id", "reference_id", "drifted", "share_drifted", "columns"}
+    assert stored["columns"]["iso_sharpness"]["drifted"] is True
+    assert read_drift("one", "reference") is None
