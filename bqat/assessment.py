@@ -38,6 +38,14 @@ def engine(modality: str) -> Callable[..., dict[str, Any]]:
     return assess_face
 
 
+def check_options(modality: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine options validated (unknown keys, types, ranges) before any work starts."""
+    check_modality(modality)
+    from bqat.face.options import face_options
+
+    return face_options(options).model_dump(exclude_unset=True)
+
+
 def models_used(modality: str) -> dict[str, str]:
     """name -> sha256 of the registered models the modality's engine runs."""
     check_modality(modality)

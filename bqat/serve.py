@@ -48,10 +48,11 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
 
 
 def services(settings: Settings) -> list[Service]:
-    """What `bqat serve` runs, in start order: the Prefect server, then a flow worker."""
+    """What `bqat serve` runs, in start order: the Prefect server, a flow worker, the API."""
     from flows.deployments import WORK_POOL
 
     base = f"http://{settings.host}:{settings.prefect_port}"
+    api = f"http://{settings.host}:{settings.port}"
     prefect = sys.executable, "-m", "prefect"
     return [
         Service(
@@ -85,6 +86,24 @@ def services(settings: Settings) -> list[Service]:
             ready=lambda: _worker_online(base, WORK_POOL),
             announce=f"flow worker on work pool '{WORK_POOL}' "
             f"(at most {settings.max_concurrent_scans} flow runs at once)",
+        ),
+        Service(
+            name="api",
+            command=[
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                settings.host,
+                "--port",
+                str(settings.port),
+                "--no-access-log",
+            ],
+            ready=lambda: _answers(f"{api}/health"),
+            announce=f"HTTP API: {api} (docs: {api}/docs)",
+            own_url=f"{api}/health",
         ),
     ]
 
@@ -154,11 +173,7 @@ def serve() -> int:
                     raise ConfigError(f"{service.name} not ready after {_READY_TIMEOUT_S:.0f} s")
                 time.sleep(0.5)
             print(f"bqat serve: {service.announce}", flush=True)
-        print(
-            f"bqat serve: the HTTP API (port {settings.port}) is not built yet; "
-            "press Ctrl-C to stop.",
-            flush=True,
-        )
+        print("bqat serve: ready; press Ctrl-C to stop.", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         exited = next(c for c in children if c.poll() is not None)

@@ -27,6 +27,7 @@ from bqat.settings import get_settings
 from flows.audit import audit_folder
 
 WORK_POOL = "bqat"
+SERVICE_DEPLOYMENT = "bqat"  # the deployment of each flow that the API starts runs of
 _AUDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -60,6 +61,24 @@ def ensure_work_pool() -> None:
                         base_job_template=ProcessWorker.get_default_base_job_template(),
                     )
                 )
+
+
+def register_deployments() -> dict[str, str]:
+    """Apply `<flow>/bqat` for the flows the API starts; returns flow name -> deployment id."""
+    from flows.drift import compare_drift
+    from flows.scan import scan_dataset
+
+    ensure_work_pool()
+    return {
+        flow.name: str(
+            flow.to_deployment(
+                name=SERVICE_DEPLOYMENT,
+                work_pool_name=WORK_POOL,
+                entrypoint_type=EntrypointType.MODULE_PATH,
+            ).apply()
+        )
+        for flow in (scan_dataset, compare_drift)
+    }
 
 
 def schedule_audit(

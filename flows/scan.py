@@ -25,6 +25,7 @@ from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
 from flows.artifacts import artifact_key
+from flows.runners import task_runner
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -59,7 +60,7 @@ def _task_id() -> str:
     return str(context.flow_run.id)
 
 
-@flow(name="scan-dataset")
+@flow(name="scan-dataset", task_runner=task_runner())
 def scan_dataset(
     source: str,
     modality: str,

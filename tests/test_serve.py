@@ -1,8 +1,9 @@
-"""`bqat serve`: the Prefect server and a flow worker; a scheduled audit's run executes on that
-worker; Ctrl-C stops all of it."""
+"""`bqat serve`: the Prefect server, a flow worker and the API; a scan posted to the API and a
+scheduled audit's run execute on that worker; Ctrl-C stops all of it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,6 +30,24 @@ def answers(url: str) -> bool:
         return False
 
 
+def post_json(url: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def wait_for_task(api: str, tid: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with urllib.request.urlopen(f"{api}/task/{tid}/", timeout=10) as response:
+            task = json.loads(response.read())
+        if task["finished"] is not None or time.monotonic() > deadline:
+            return task
+        time.sleep(1)
+
+
 def run_deployment_and_wait(api: str, name: str, timeout_s: float) -> str:
     """Trigger one run of deployment `name` and return its final state type."""
     from prefect import get_client
@@ -51,16 +70,17 @@ def run_deployment_and_wait(api: str, name: str, timeout_s: float) -> str:
 def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_all(
     tmp_path: Path, samples: Path
 ):
-    port = free_port()
-    folder = tmp_path / "gate"
-    folder.mkdir()
+    port, api_port = free_port(), free_port()
+    folder = tmp_path / "data" / "gate"
+    folder.mkdir(parents=True)
     for path in sorted((samples / "face").glob("*.jpg"))[:2]:
         (folder / path.name).write_bytes(path.read_bytes())
     env = {
         **os.environ,
         "BQAT_HOME": str(tmp_path / "home"),
         "BQAT_PREFECT_PORT": str(port),
-        "BQAT_PORT": str(free_port()),
+        "BQAT_PORT": str(api_port),
+        "BQAT_DATA_ROOT": str(tmp_path / "data"),
     }
     env.pop("PREFECT_HOME", None)
     env.pop("PREFECT_API_URL", None)
@@ -78,6 +98,16 @@ def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_al
         assert any(f"127.0.0.1:{port}" in line for line in lines), "".join(lines)
         assert answers(f"http://127.0.0.1:{port}/api/health")
         assert any("flow worker" in line for line in lines), "".join(lines)
+        api = f"http://127.0.0.1:{api_port}"
+        created = post_json(f"{api}/scan/", {"input": "gate", "modality": "face"})
+        task = wait_for_task(api, created["tid"], timeout_s=180)
+        assert (task["state"], task["progress"]["done"], task["progress"]["total"]) == (
+            "COMPLETED",
+            2,
+            2,
+        ), task
+        with urllib.request.urlopen(f"{api}/scan/{created['dataset_id']}/profiles") as response:
+            assert json.loads(response.read())["total"] == 2
         assert (tmp_path / "home" / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
 
         schedule = subprocess.run(
@@ -88,8 +118,10 @@ def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_al
             timeout=120,
         )
         assert schedule.returncode == 0, schedule.stdout + schedule.stderr
-        api = f"http://127.0.0.1:{port}/api"
-        assert run_deployment_and_wait(api, "audit-folder/gate", timeout_s=180) == "COMPLETED"
+        prefect_api = f"http://127.0.0.1:{port}/api"
+        assert (
+            run_deployment_and_wait(prefect_api, "audit-folder/gate", timeout_s=180) == "COMPLETED"
+        )
         datasets = sorted((tmp_path / "home" / "store").glob("audit-gate-*/rows/*.parquet"))
         assert len(datasets) == 1, "the worker's flow run stored the audit dataset"
 

@@ -254,6 +254,24 @@ class Store:
         so pages are stable. Columns are checked against the stored schema and quoted; values
         are bound parameters, never spliced into the SQL.
         """
+        page, total = self.rows(
+            dataset_id, offset=offset, limit=limit, order_by=order_by, filters=filters
+        )
+        items = page.to_pylist()
+        for item in items:
+            item["scanned_at"] = item["scanned_at"].isoformat()
+        return Page(items=items, total=total, offset=offset, limit=limit)
+
+    def rows(
+        self,
+        dataset_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order_by: Sequence[str] = (),
+        filters: Sequence[Filter] = (),
+    ) -> tuple[pa.Table, int]:
+        """`profiles` as an Arrow table (for exports), with the total number of matching rows."""
         meta = self._meta(dataset_id)
         columns = row_schema(meta["modality"]).names
         if offset < 0 or (limit is not None and limit < 0):
@@ -261,25 +279,20 @@ class Store:
         where, params = _where(filters, columns)
         order = [*(_order_term(term, columns) for term in order_by), '"file"']
         latest = self._latest(dataset_id)
-        if filters:
-            with self._cursor() as cur:
-                cur.register("latest", latest.table)
-                base = f"SELECT * FROM latest {where}"
-                total = cur.execute(f"SELECT count(*) FROM ({base})", params).fetchone()[0]
-                page = cur.execute(
-                    f"{base} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
-                    [*params, limit if limit is not None else total, offset],
-                ).to_arrow_table()
-                cur.unregister("latest")
-        else:
+        if not filters:
             total = latest.table.num_rows
             end = total if limit is None else min(total, offset + limit)
-            indices = latest.order(tuple(order_by))[offset:end]
-            page = latest.take(indices)
-        items = page.to_pylist()
-        for item in items:
-            item["scanned_at"] = item["scanned_at"].isoformat()
-        return Page(items=items, total=int(total), offset=offset, limit=limit)
+            return latest.take(latest.order(tuple(order_by))[offset:end]), total
+        with self._cursor() as cur:
+            cur.register("latest", latest.table)
+            base = f"SELECT * FROM latest {where}"
+            total = cur.execute(f"SELECT count(*) FROM ({base})", params).fetchone()[0]
+            page = cur.execute(
+                f"{base} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
+                [*params, limit if limit is not None else total, offset],
+            ).to_arrow_table()
+            cur.unregister("latest")
+        return _utc(page), int(total)
 
     def table(self, dataset_id: str, columns: Sequence[str]) -> pa.Table:
         """The dataset's latest rows, these stored columns only, as one Arrow table."""

@@ -1,0 +1,117 @@
+"""POST /scan/ starts a scan-dataset flow run; /task/ reads and cancels flow runs."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_429_TOO_MANY_REQUESTS
+
+from api.paths import resolve_files, resolve_folder
+from api.runs import AlreadyFinal, Runs, Task
+from api.schemas import Progress, ScanRequest, TaskCreated, TaskOut
+from bqat.assessment import check_options
+from bqat.exceptions import ConfigError
+from bqat.measures import check_modality
+from bqat.settings import get_settings
+from bqat.store import Store, check_dataset_id
+
+SCAN_FLOW = "scan-dataset"
+SCAN_KEYS = ("pattern", "batch_size")  # scan options; every other option goes to the engine
+
+
+def scan_parameters(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(scan-level parameters, engine options), both checked before a run is created."""
+    scan = {k: options[k] for k in SCAN_KEYS if k in options}
+    engine = {k: v for k, v in options.items() if k not in SCAN_KEYS}
+    if "pattern" in scan:
+        try:
+            re.compile(str(scan["pattern"]))
+        except re.error as exc:
+            raise ConfigError(f"pattern {scan['pattern']!r}: {exc}") from None
+    size = scan.get("batch_size", 16)
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 10_000:
+        raise ConfigError("batch_size must be an integer from 1 to 10000")
+    return scan, engine
+
+
+async def start_scan(
+    request: Request,
+    modality: str,
+    options: dict[str, Any],
+    dataset_id: str | None,
+    source: str,
+    files: list[str] | None,
+) -> TaskCreated:
+    """Check everything, make the dataset, refuse over the concurrency limit, start the run."""
+    check_modality(modality)
+    scan, engine = scan_parameters(options)
+    engine = check_options(modality, engine)
+    dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
+    runs: Runs = request.app.state.runs
+    limit = get_settings().max_concurrent_scans
+    if await runs.active(SCAN_FLOW) >= limit:
+        raise HTTPException(
+            status_code=HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"{limit} scans are running or queued (BQAT_MAX_CONCURRENT_SCANS); retry later",
+        )
+    store: Store = request.app.state.store
+    store.create_dataset(dataset_id, modality)
+    tid = await runs.start(
+        SCAN_FLOW,
+        {
+            "source": source,
+            "modality": modality,
+            "dataset_id": dataset_id,
+            "files": files,
+            "options": engine,
+            **scan,
+        },
+    )
+    return TaskCreated(tid=tid, dataset_id=dataset_id)
+
+
+@post("/scan", summary="Scan a folder or files under a data root", status_code=HTTP_201_CREATED)
+async def scan_folder(request: Request, data: ScanRequest) -> TaskCreated:
+    roots = get_settings().data_root
+    if isinstance(data.input, str):
+        source, files = resolve_folder(data.input, roots), None
+    else:
+        source, files = resolve_files(data.input, roots)
+    return await start_scan(
+        request, data.modality, data.options, data.dataset_id, str(source), files
+    )
+
+
+def task_out(task: Task) -> TaskOut:
+    return TaskOut(**{**task.as_json(), "progress": Progress(**task.progress)})
+
+
+@get("/task/{tid:str}", summary="State and progress of a task")
+async def read_task(request: Request, tid: str) -> TaskOut:
+    return task_out(await request.app.state.runs.task(tid))
+
+
+@get("/task", summary="Recent tasks, newest first")
+async def list_tasks(
+    request: Request,
+    offset: Annotated[int, Parameter(ge=0)] = 0,
+    limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+) -> list[TaskOut]:
+    return [task_out(t) for t in await request.app.state.runs.tasks(limit, offset)]
+
+
+@post("/task/{tid:str}/cancel", summary="Cancel a task", status_code=202)
+async def cancel_task(request: Request, tid: str) -> TaskOut:
+    try:
+        task = await request.app.state.runs.cancel(tid)
+    except AlreadyFinal as exc:
+        raise HTTPException(status_code=HTTP_409_CONFLICT, detail=str(exc)) from None
+    return task_out(task)
+
+
+ROUTES = [scan_folder, read_task, list_tasks, cancel_task]

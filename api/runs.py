@@ -1,0 +1,167 @@
+"""Flow runs as the API's tasks: start them from deployments, read their state, cancel them.
+
+A task id (`tid`) is the Prefect flow-run id. Progress comes from the small file the flow writes
+(bqat.progress), so polling a task costs one Prefect read, or none once the run is final: final
+runs never change, and are cached.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled, Cancelling
+
+from bqat.exceptions import NotFoundError
+from bqat.progress import read_progress
+
+KIND_OF_FLOW = {
+    "scan-dataset": "scan",
+    "detect-outliers": "outliers",
+    "build-report": "report",
+    "compare-drift": "drift",
+    "audit-folder": "audit",
+}
+ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+_FRESH_S = 0.5  # a running task's state is re-read from Prefect at most this often
+
+
+class AlreadyFinal(Exception):
+    """Cancelling a task that has already finished."""
+
+
+@dataclass(frozen=True)
+class Task:
+    tid: str
+    kind: str
+    dataset_id: str | None
+    state: str
+    progress: dict[str, Any]
+    created: str | None
+    started: str | None
+    finished: str | None
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        body = {k: v for k, v in self.__dict__.items() if k != "error"}
+        if self.error:
+            body["error"] = self.error
+        return body
+
+
+class Runs:
+    """The tasks of one API process, over one Prefect client."""
+
+    def __init__(self, client: PrefectClient, deployments: dict[str, str]) -> None:
+        self._client = client
+        self._deployments = deployments  # flow name -> deployment id
+        self._flow_names: dict[str, str] = {}  # flow id -> flow name
+        self._cache: dict[str, tuple[float, Task]] = {}
+
+    async def start(self, flow_name: str, parameters: dict[str, Any]) -> str:
+        run = await self._client.create_flow_run_from_deployment(
+            uuid.UUID(self._deployments[flow_name]), parameters=parameters
+        )
+        return str(run.id)
+
+    async def task(self, tid: str) -> Task:
+        cached = self._cache.get(tid)
+        if cached is not None:
+            at, task = cached
+            if task.finished is not None or time.monotonic() - at < _FRESH_S:
+                return replace(task, progress=_progress(task, tid))
+        run = await self._read(tid)
+        task = await self._task(run)
+        self._cache[tid] = (time.monotonic(), task)
+        return task
+
+    async def tasks(self, limit: int, offset: int) -> list[Task]:
+        runs = await self._client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(KIND_OF_FLOW))),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=limit,
+            offset=offset,
+        )
+        return [await self._task(run) for run in runs]
+
+    async def active(self, flow_name: str) -> int:
+        return await self._client.count_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))
+            ),
+        )
+
+    async def cancel(self, tid: str) -> Task:
+        run = await self._read(tid)
+        if run.state is None or run.state.is_final():
+            raise AlreadyFinal(f"task {tid} is already {run.state_type.value}")
+        waiting = run.state.type in (StateType.SCHEDULED, StateType.PAUSED)
+        state = Cancelled(message="cancelled through the API") if waiting else Cancelling()
+        await self._client.set_flow_run_state(run.id, state, force=True)
+        self._cache.pop(tid, None)
+        return await self.task(tid)
+
+    async def _read(self, tid: str) -> FlowRun:
+        try:
+            return await self._client.read_flow_run(uuid.UUID(tid))
+        except (ValueError, ObjectNotFound):
+            raise NotFoundError(f"unknown task {tid}") from None
+
+    async def _task(self, run: FlowRun) -> Task:
+        flow_name = self._flow_names.get(str(run.flow_id))
+        if flow_name is None:
+            flow_name = (await self._client.read_flow(run.flow_id)).name
+            self._flow_names[str(run.flow_id)] = flow_name
+        state = run.state
+        final = state is not None and state.is_final()
+        failed = state is not None and state.type in (StateType.FAILED, StateType.CRASHED)
+        task = Task(
+            tid=str(run.id),
+            kind=KIND_OF_FLOW.get(flow_name, flow_name),
+            dataset_id=run.parameters.get("dataset_id"),
+            state=run.state_type.value if run.state_type else "PENDING",
+            progress={},
+            created=_iso(run.created),
+            started=_iso(run.start_time),
+            finished=_iso(run.end_time) if final else None,
+            error=(state.message or state.type.value) if failed and state else None,
+        )
+        return replace(task, progress=_progress(task, task.tid))
+
+
+def _progress(task: Task, tid: str) -> dict[str, Any]:
+    """done/total/failed from the flow's progress file; eta from the rate so far."""
+    progress = read_progress(tid)
+    if progress is None:
+        return {"total": None, "done": 0, "failed": 0, "eta_s": None}
+    eta = None
+    if task.started and task.finished is None and 0 < progress.done < progress.total:
+        elapsed = time.time() - datetime.fromisoformat(task.started).timestamp()
+        eta = round(elapsed / progress.done * (progress.total - progress.done), 1)
+    elif task.finished is not None or progress.done == progress.total:
+        eta = 0.0
+    return {
+        "total": progress.total,
+        "done": progress.done,
+        "failed": progress.failed,
+        "eta_s": eta,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

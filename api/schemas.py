@@ -1,0 +1,90 @@
+"""Request and response bodies of the HTTP API (they make the OpenAPI schema at /docs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ScanRequest:
+    """A folder, or a list of files, relative to a data root (BQAT_DATA_ROOT)."""
+
+    input: str | list[str]
+    modality: str
+    options: dict[str, Any] = field(default_factory=dict)
+    dataset_id: str | None = None
+
+
+@dataclass
+class TaskCreated:
+    tid: str
+    dataset_id: str
+
+
+@dataclass
+class Progress:
+    total: int | None
+    done: int
+    failed: int
+    eta_s: float | None
+
+
+@dataclass
+class TaskOut:
+    tid: str
+    kind: str
+    dataset_id: str | None
+    state: str
+    progress: Progress
+    created: str | None
+    started: str | None
+    finished: str | None
+    error: str | None = None
+
+
+@dataclass
+class DatasetOut:
+    dataset_id: str
+    modality: str
+    created: str
+    rows: int
+    errors: int
+
+
+@dataclass
+class ProfilesPage:
+    items: list[dict[str, Any]]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass
+class FileError:
+    file: str
+    reason: str
+
+
+@dataclass
+class AssessJson:
+    """One sample as base64 in JSON (the multipart form with `file` works too)."""
+
+    modality: str
+    data: str
+    filename: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelOut:
+    name: str
+    sha256: str
+
+
+@dataclass
+class InfoOut:
+    version: str
+    models: list[ModelOut]
+    providers: list[str]
+    modalities: list[str]

@@ -1,0 +1,152 @@
+"""Routes answered from the store and the declarations; errors as JSON with the right status."""
+
+from __future__ import annotations
+
+import base64
+
+from bqat.store import Store
+
+
+def test_health_info_and_specification(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    info = client.get("/info/").json()
+    assert {m["name"] for m in info["models"]} == {"yunet_s_dynamic", "face_mesh", "iris_landmark"}
+    assert "CPUExecutionProvider" in info["providers"]
+    spec = client.get("/specification?modality=face").json()
+    assert spec["ipd"]["unit"] == "px"
+    unknown = client.get("/specification", params={"modality": "retina"})
+    assert unknown.status_code == 422 and "available: face" in unknown.json()["detail"]
+
+
+def test_a_scan_request_becomes_a_scheduled_flow_run(client):
+    created = client.post("/scan/", json={"input": "faces", "modality": "face"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    task = client.get(f"/task/{body['tid']}/").json()
+    assert (task["kind"], task["dataset_id"], task["state"]) == (
+        "scan",
+        body["dataset_id"],
+        "SCHEDULED",
+    )
+    assert client.get(f"/datasets/{body['dataset_id']}").json()["rows"] == 0
+    listed = client.get("/task").json()
+    assert body["tid"] in {t["tid"] for t in listed}
+    other = client.post("/scan/", json={"input": "faces", "modality": "face"}).json()["tid"]
+    cancelled = client.post(f"/task/{body['tid']}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["state"] == "CANCELLED"
+    again = client.post(f"/task/{body['tid']}/cancel")
+    assert again.status_code == 409
+    assert client.get(f"/task/{other}").json()["state"] == "SCHEDULED"  # that run, no other
+    client.post(f"/task/{other}/cancel")
+
+
+def test_scan_inputs_are_checked_against_the_data_roots(client, data_root, tmp_path):
+    (tmp_path / "outside").mkdir()
+    (data_root / "escape").symlink_to(tmp_path / "outside")
+    cases = {
+        "/etc": 400,
+        "faces/../..": 400,
+        "escape": 403,
+        "missing": 404,
+    }
+    for name, status in cases.items():
+        response = client.post("/scan", json={"input": name, "modality": "face"})
+        assert response.status_code == status, (name, response.text)
+        assert response.json()["detail"]
+    files = client.post(
+        "/scan", json={"input": ["faces/268284860_1.jpg"], "modality": "face", "dataset_id": "one"}
+    )
+    assert files.status_code == 201 and files.json()["dataset_id"] == "one"
+    client.post(f"/task/{files.json()['tid']}/cancel")
+    bad = [
+        {"input": "faces", "modality": "retina"},
+        {"input": "faces", "modality": "face", "options": {"colour": 1}},
+        {"input": "faces", "modality": "face", "options": {"pattern": "("}},
+        {"input": "faces", "modality": "face", "dataset_id": "../x"},
+        {"modality": "face"},
+    ]
+    for body in bad:
+        response = client.post("/scan", json=body)
+        assert response.status_code == 422, (body, response.text)
+
+
+def test_unknown_tasks_and_datasets_are_404(client):
+    assert client.get("/task/not-a-uuid").status_code == 404
+    assert client.get("/task/6f1c2c1e-0000-4000-8000-000000000000").status_code == 404
+    assert client.get("/datasets/nope").status_code == 404
+    assert client.get("/scan/nope/profiles").status_code == 404
+
+
+def test_profiles_pages_filters_and_exports(client):
+    store = Store()
+    store.create_dataset("ds", "face")
+    store.append(
+        "ds",
+        rows=[{"file": f"{i}.jpg", "sha256": "0" * 64, "ipd": 40 + i} for i in range(5)],
+        errors=[{"file": "bad.jpg", "sha256": None, "reason": "truncated"}],
+    )
+    page = client.get("/scan/ds/profiles", params={"order_by": "-ipd", "limit": 2}).json()
+    assert [r["ipd"] for r in page["items"]] == [44, 43] and page["total"] == 5
+    filtered = client.get("/scan/ds/profiles", params={"filter": ["ipd>=42", "ipd!=43"]}).json()
+    assert sorted(r["ipd"] for r in filtered["items"]) == [42, 44]
+    csv = client.get("/scan/ds/profiles", params={"format": "csv", "order_by": "ipd"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert len(csv.text.strip().splitlines()) == 6
+    for params in ({"filter": "nope=1"}, {"filter": "ipd>=x"}, {"order_by": "nope"}, {"limit": 0}):
+        assert client.get("/scan/ds/profiles", params=params).status_code == 422, params
+    assert client.get("/scan/ds/errors").json() == [{"file": "bad.jpg", "reason": "truncated"}]
+    assert client.delete("/datasets/ds").status_code == 204
+    assert client.get("/datasets/ds").status_code == 404
+
+
+def test_assess_takes_multipart_or_base64(client, samples):
+    data = (samples / "face" / "268284860_1.jpg").read_bytes()
+    multipart = client.post("/assess", files={"file": ("a.jpg", data)}, data={"modality": "face"})
+    assert multipart.status_code == 200, multipart.text
+    assert multipart.json()["face_count"] == 1 and multipart.json()["file"] == "a.jpg"
+    encoded = base64.b64encode(data).decode()
+    as_json = client.post("/assess", json={"modality": "face", "data": encoded})
+    assert as_json.json()["ipd"] == multipart.json()["ipd"]
+    text = client.post("/assess", files={"file": ("t.jpg", b"hello")}, data={"modality": "face"})
+    assert text.status_code == 422 and "not a supported image" in text.json()["detail"]
+    assert client.post("/assess", json={"modality": "face", "data": "%%%"}).status_code == 400
+
+
+def test_an_api_key_guards_everything_but_health_and_docs(data_root, set_env):
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+
+    set_env(BQAT_API_KEY="s3cret")
+    with TestClient(create_app()) as client:
+        assert client.get("/health").status_code == 200
+        assert client.get("/docs").status_code == 200
+        assert client.get("/docs/openapi.json").status_code == 200
+        assert client.get("/datasets").status_code == 401
+        assert client.get("/datasets", headers={"X-API-Key": "wrong"}).status_code == 401
+        assert client.get("/datasets", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_docs_reference_only_local_assets(client):
+    import re
+
+    html = client.get("/docs").text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)""", html)
+    assert urls and all(u.startswith("/static/") or u.startswith("data:") for u in urls), urls
+    for url in urls:
+        if url.startswith("/static/"):
+            assert client.get(url).status_code == 200, url
+
+
+def test_scans_over_the_concurrency_limit_are_refused_with_429(client, set_env):
+    set_env(BQAT_MAX_CONCURRENT_SCANS="1")
+    created, refused = [], None
+    for _ in range(2):
+        response = client.post("/scan", json={"input": "faces", "modality": "face"})
+        if response.status_code == 429:
+            refused = response
+            break
+        created.append(response.json()["tid"])
+    for tid in created:
+        client.post(f"/task/{tid}/cancel")
+    assert refused is not None and "BQAT_MAX_CONCURRENT_SCANS" in refused.json()["detail"]
