@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import uuid
 from typing import Annotated, Any
 
@@ -14,6 +16,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_429_
 from api.paths import resolve_files, resolve_folder
 from api.runs import AlreadyFinal, Runs, Task
 from api.schemas import Progress, ScanRequest, TaskCreated, TaskOut
+from api.uploads import receive
 from bqat.assessment import check_options
 from bqat.exceptions import ConfigError
 from bqat.measures import check_modality
@@ -91,6 +94,64 @@ def task_out(task: Task) -> TaskOut:
     return TaskOut(**{**task.as_json(), "progress": Progress(**task.progress)})
 
 
+@post(
+    "/scan/uploaded",
+    summary="Scan uploaded files (multipart `files`: images, wav, or .zip)",
+    status_code=HTTP_201_CREATED,
+    request_max_body_size=None,  # streamed to disk under BQAT_MAX_UPLOAD_BYTES instead
+)
+async def scan_uploaded(
+    request: Request,
+    modality: str | None = None,
+    dataset_id: str | None = None,
+    options: Annotated[str | None, Parameter(description="JSON object of options")] = None,
+) -> TaskCreated:
+    """Form fields `modality`, `dataset_id` and `options` may come as query parameters too."""
+    if modality is not None:
+        check_modality(modality)  # refuse before reading the body
+    settings = get_settings()
+    uploads = settings.home / "uploads"
+    length = request.headers.get("content-length")
+    upload = await receive(
+        request.headers.get("content-type", ""),
+        int(length) if length and length.isdigit() else None,
+        request.stream(),
+        uploads / f".staging-{uuid.uuid4().hex}",
+        settings.max_upload_bytes,
+        settings.max_files_per_request,
+    )
+    try:
+        fields = {**upload.fields, **{k: v for k, v in request.query_params.items()}}
+        chosen = check_dataset_id(fields.get("dataset_id") or uuid.uuid4().hex)
+        folder = uploads / chosen / upload.folder.name.removeprefix(".staging-")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        upload.folder.rename(folder)
+        upload.folder = folder
+        return await start_scan(
+            request,
+            fields.get("modality", ""),
+            _options(fields.get("options")),
+            chosen,
+            str(folder),
+            None,
+        )
+    except BaseException:
+        shutil.rmtree(upload.folder, ignore_errors=True)
+        raise
+
+
+def _options(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"options: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError("options: expected a JSON object")
+    return value
+
+
 @get("/task/{tid:str}", summary="State and progress of a task")
 async def read_task(request: Request, tid: str) -> TaskOut:
     return task_out(await request.app.state.runs.task(tid))
@@ -114,4 +175,4 @@ async def cancel_task(request: Request, tid: str) -> TaskOut:
     return task_out(task)
 
 
-ROUTES = [scan_folder, read_task, list_tasks, cancel_task]
+ROUTES = [scan_folder, scan_uploaded, read_task, list_tasks, cancel_task]
