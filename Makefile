@@ -14,7 +14,7 @@ endif
 
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
-.PHONY: install serve test lint bench-native bench-face bench-scan lock clean
+.PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ bench-face: $(STAMP)
 
 bench-scan: $(STAMP)
 	$(BIN)/python bench/scan.py
+
+bench-api: $(STAMP)
+	$(BIN)/python bench/api.py
 
 # Re-resolve every pinned version from pyproject.toml's ranges (needs the package registry).
 lock:

@@ -1,18 +1,21 @@
 """Flow runs as the API's tasks: start them from deployments, read their state, cancel them.
 
 A task id (`tid`) is the Prefect flow-run id. Progress comes from the small file the flow writes
-(bqat.progress), so polling a task costs one Prefect read, or none once the run is final: final
-runs never change, and are cached.
+(bqat.progress). Polls are answered from memory: a running task is refreshed in the background
+at most every _FRESH_S, and final runs never change, so they are cached for good.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import anyio
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -37,6 +40,7 @@ KIND_OF_FLOW = {
     "audit-folder": "audit",
 }
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+log = logging.getLogger("bqat.api")
 _FRESH_S = 0.5  # a running task's state is re-read from Prefect at most this often
 
 
@@ -71,6 +75,7 @@ class Runs:
         self._deployments = deployments  # flow name -> deployment id
         self._flow_names: dict[str, str] = {}  # flow id -> flow name
         self._cache: dict[str, tuple[float, Task]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     async def start(self, flow_name: str, parameters: dict[str, Any]) -> str:
         run = await self._client.create_flow_run_from_deployment(
@@ -79,15 +84,34 @@ class Runs:
         return str(run.id)
 
     async def task(self, tid: str) -> Task:
+        """The task, from the cache when it has it (stale-while-revalidate).
+
+        A cached task older than _FRESH_S is answered at once while one background read
+        refreshes it, so a slow or busy Prefect server never delays a poll; only the first
+        poll of a task waits for Prefect.
+        """
         cached = self._cache.get(tid)
-        if cached is not None:
-            at, task = cached
-            if task.finished is not None or time.monotonic() - at < _FRESH_S:
-                return replace(task, progress=_progress(task, tid))
-        run = await self._read(tid)
-        task = await self._task(run)
-        self._cache[tid] = (time.monotonic(), task)
+        if cached is None:
+            return await self._refresh(tid)
+        at, task = cached
+        stale = task.finished is None and time.monotonic() - at >= _FRESH_S
+        if stale and tid not in self._refreshing:
+            self._refreshing[tid] = asyncio.create_task(self._refresh_in_background(tid))
         return task
+
+    async def _refresh_in_background(self, tid: str) -> None:
+        try:
+            await self._refresh(tid)
+        except Exception:  # the cached answer stays; the next poll tries again
+            log.warning("refreshing task %s from Prefect failed", tid, exc_info=True)
+
+    async def _refresh(self, tid: str) -> Task:
+        try:
+            task = await self._task(await self._read(tid))
+            self._cache[tid] = (time.monotonic(), task)
+            return task
+        finally:
+            self._refreshing.pop(tid, None)
 
     async def tasks(self, limit: int, offset: int) -> list[Task]:
         runs = await self._client.read_flow_runs(
@@ -141,7 +165,10 @@ class Runs:
             finished=_iso(run.end_time) if final else None,
             error=(state.message or state.type.value) if failed and state else None,
         )
-        return replace(task, progress=_progress(task, task.tid))
+        # The progress file is read in a thread: a scan's fsyncs can stall file access for a
+        # while, and the event loop must keep answering meanwhile.
+        progress = await anyio.to_thread.run_sync(_progress, task, task.tid)
+        return replace(task, progress=progress)
 
 
 def _progress(task: Task, tid: str) -> dict[str, Any]:

@@ -113,15 +113,20 @@ print(f"{summary.discovered} {summary.assessed} {summary.failed} {elapsed:.2f} {
 """
 
 
-def scan_numbers(folder: Path, home: Path, images: int) -> None:
+def write_images(folder: Path, count: int) -> None:
+    """`count` JPEGs made from the sample faces, 240-480 px on their long side."""
     sources = sorted(SAMPLES.glob("*.jpg"))
     rng = np.random.default_rng(2)
-    for i in range(images):
+    for i in range(count):
         image = cv2.imread(str(sources[i % len(sources)]))
         side = int(rng.integers(240, 480))
         scale = side / max(image.shape[:2])
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(folder / f"{i:06d}.jpg"), small, [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+
+def scan_numbers(folder: Path, home: Path, images: int) -> None:
+    write_images(folder, images)
     env = {**os.environ, "BQAT_HOME": str(home), "BQAT_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-c", SCAN, str(folder)],

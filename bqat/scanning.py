@@ -16,7 +16,7 @@ from typing import Any
 from bqat._version import __version__
 from bqat.assessment import assess_sample, models_used
 from bqat.deadline import within
-from bqat.exceptions import BqatError, ConfigError
+from bqat.exceptions import BqatError, ConfigError, ModelError
 from bqat.hashing import file_sha256
 from bqat.ingest import SampleFile
 from bqat.settings import get_settings
@@ -90,8 +90,8 @@ def assess_batch(
     """Assess each file of the batch and store rows and errors as one part each.
 
     A file that cannot be assessed, or takes longer than BQAT_FILE_TIMEOUT_S, becomes an error
-    row with its reason; the batch goes on. A configuration error (bad options) is not about
-    one file, so it stops the batch.
+    row with its reason; the batch goes on. A configuration error (bad options) or a missing
+    model is not about one file, so it stops the batch.
     """
     bookkeeping = {
         "engine_version": __version__,
@@ -107,7 +107,7 @@ def assess_batch(
                 partial(assess_sample, Path(item.path), modality, file=item.name, options=options),
                 f"assessing {item.name}",
             )
-        except ConfigError:
+        except (ConfigError, ModelError):  # not about one file: stop the scan with the reason
             raise
         except BqatError as exc:
             errors.append({"file": item.name, "sha256": item.sha256, "reason": str(exc)})
