@@ -38,6 +38,7 @@ class Service:
     announce: str
     own_url: str | None = None
     niceness: int = 0
+    restart: bool = False  # started again when it exits, instead of stopping everything
 
 
 def prefect_environment(settings: Settings) -> dict[str, str]:
@@ -46,6 +47,7 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     env.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     env.setdefault("PREFECT_API_URL", f"http://{settings.host}:{settings.prefect_port}/api")
     env.setdefault("PREFECT_WORKER_QUERY_SECONDS", "2")  # pick up new flow runs within ~2 s
+    env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # see flows.deployments
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["DO_NOT_TRACK"] = "1"
     return env
@@ -91,6 +93,7 @@ def services(settings: Settings) -> list[Service]:
             announce=f"flow worker on work pool '{WORK_POOL}' "
             f"(at most {settings.max_concurrent_scans} flow runs at once)",
             niceness=WORKER_NICENESS,
+            restart=True,
         ),
         Service(
             name="api",
@@ -154,13 +157,35 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _start(service: Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `service` and wait until it is ready; ConfigError when it exits or hangs."""
+    child = subprocess.Popen(
+        service.command,
+        env=env,
+        preexec_fn=(lambda n=service.niceness: os.nice(n)) if service.niceness else None,
+    )
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while not service.ready():
+        if child.poll() is not None:
+            raise ConfigError(f"{service.name} exited with code {child.returncode}")
+        if time.monotonic() > deadline:
+            child.kill()
+            raise ConfigError(f"{service.name} not ready after {_READY_TIMEOUT_S:.0f} s")
+        time.sleep(0.5)
+    return child
+
+
 def serve() -> int:
-    """Start every service, wait until each is healthy, then run until Ctrl-C or a child exits."""
+    """Start every service, wait until each is ready, then run until Ctrl-C.
+
+    A worker that dies is started again (the runs it held are marked crashed by the heartbeat
+    automation of flows.deployments); any other service exiting stops everything.
+    """
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     env = prefect_environment(settings)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    children: list[subprocess.Popen[bytes]] = []
+    running: list[tuple[Service, subprocess.Popen[bytes]]] = []
     try:
         for service in services(settings):
             if service.own_url and _answers(service.own_url):
@@ -168,28 +193,28 @@ def serve() -> int:
                     f"{service.name}: something already answers at {service.own_url}; "
                     "stop it or choose other ports (BQAT_PREFECT_PORT, BQAT_PORT)"
                 )
-            child = subprocess.Popen(
-                service.command,
-                env=env,
-                preexec_fn=(lambda n=service.niceness: os.nice(n)) if service.niceness else None,
-            )
-            children.append(child)
-            deadline = time.monotonic() + _READY_TIMEOUT_S
-            while not service.ready():
-                if child.poll() is not None:
-                    raise ConfigError(f"{service.name} exited with code {child.returncode}")
-                if time.monotonic() > deadline:
-                    raise ConfigError(f"{service.name} not ready after {_READY_TIMEOUT_S:.0f} s")
-                time.sleep(0.5)
+            running.append((service, _start(service, env)))
             print(f"bqat serve: {service.announce}", flush=True)
         print("bqat serve: ready; press Ctrl-C to stop.", flush=True)
-        while all(child.poll() is None for child in children):
+        while True:
             time.sleep(0.5)
-        exited = next(c for c in children if c.poll() is not None)
-        print(f"bqat serve: a service exited with code {exited.returncode}; stopping", flush=True)
-        return 1
+            for index, (service, child) in enumerate(running):
+                if child.poll() is None:
+                    continue
+                if not service.restart:
+                    print(
+                        f"bqat serve: {service.name} exited with code {child.returncode}; stopping",
+                        flush=True,
+                    )
+                    return 1
+                print(
+                    f"bqat serve: {service.name} exited with code {child.returncode}; "
+                    "starting it again",
+                    flush=True,
+                )
+                running[index] = (service, _start(service, env))
     except KeyboardInterrupt:
         print("bqat serve: stopping", flush=True)
         return 0
     finally:
-        _stop(children)
+        _stop([child for _, child in running])

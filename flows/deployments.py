@@ -10,12 +10,18 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from prefect import get_client
+from prefect.automations import Automation
 from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import EntrypointType
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -27,6 +33,8 @@ from bqat.settings import get_settings
 from flows.audit import audit_folder
 
 WORK_POOL = "bqat"
+HEARTBEAT_S = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives the worker
+CRASH_AUTOMATION = "bqat: mark flow runs without heartbeats as crashed"
 SERVICE_DEPLOYMENT = "bqat"  # the deployment of each flow that the API starts runs of
 _AUDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -63,12 +71,46 @@ def ensure_work_pool() -> None:
                 )
 
 
+def ensure_crash_detection() -> None:
+    """An automation that marks a run CRASHED when its heartbeats stop (its worker died).
+
+    Flow runs started by workers send a heartbeat every HEARTBEAT_S; a run that is silent for
+    three beats without reaching a final state is not running any more, whatever the database
+    says (Prefect's recipe for "zombie" runs).
+    """
+    try:
+        Automation.read(name=CRASH_AUTOMATION)
+        return
+    except ValueError:
+        pass
+    final = ("Completed", "Failed", "Cancelled", "Crashed")
+    Automation(
+        name=CRASH_AUTOMATION,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in final)},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=3 * HEARTBEAT_S),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {3 * HEARTBEAT_S} s: the worker running it died",
+            )
+        ],
+    ).create()
+
+
 def register_deployments() -> dict[str, str]:
     """Apply `<flow>/bqat` for the flows the API starts; returns flow name -> deployment id."""
     from flows.drift import compare_drift
     from flows.scan import scan_dataset
 
     ensure_work_pool()
+    ensure_crash_detection()
     return {
         flow.name: str(
             flow.to_deployment(

@@ -136,3 +136,83 @@ def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_al
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid`'s child processes, their children and so on, from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
+    tmp_path: Path, samples: Path
+):
+    folder = tmp_path / "data" / "many"
+    folder.mkdir(parents=True)
+    sources = sorted((samples / "face").glob("*.jpg"))
+    for i in range(1500):
+        (folder / f"{i:05d}.jpg").write_bytes(sources[i % len(sources)].read_bytes())
+    api_port = free_port()
+    env = {
+        **os.environ,
+        "BQAT_HOME": str(tmp_path / "home"),
+        "BQAT_PREFECT_PORT": str(free_port()),
+        "BQAT_PORT": str(api_port),
+        "BQAT_DATA_ROOT": str(tmp_path / "data"),
+    }
+    env.pop("PREFECT_HOME", None)
+    env.pop("PREFECT_API_URL", None)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "bqat"), "serve"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "ready; press Ctrl-C" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        api = f"http://127.0.0.1:{api_port}"
+        tid = post_json(f"{api}/scan/", {"input": "many", "modality": "face"})["tid"]
+        while True:
+            with urllib.request.urlopen(f"{api}/task/{tid}/", timeout=10) as response:
+                task = json.loads(response.read())
+            if task["progress"]["done"] > 0:
+                break
+            assert task["finished"] is None, task
+            time.sleep(0.5)
+        workers = [
+            pid
+            for pid in descendants(process.pid)
+            if b"worker\x00start" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 1
+        for pid in [workers[0], *descendants(workers[0])]:
+            os.kill(pid, signal.SIGKILL)  # the machine running the worker is gone
+        task = wait_for_task(api, tid, timeout_s=300)
+        assert task["state"] == "CRASHED", task
+        assert "heartbeat" in (task.get("error") or ""), task
+        assert "worker exited with code -9; starting it again" in log.read_text()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        assert process.returncode == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
