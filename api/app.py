@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -71,11 +71,16 @@ def create_app() -> Litestar:
     )
     app = Litestar(
         route_handlers=[
-            *meta.ROUTES,
-            *datasets.ROUTES,
-            *results.ROUTES,
-            *scans.ROUTES,
-            *samples.ROUTES,
+            *(
+                Router(path="/", tags=[tag], route_handlers=module.ROUTES)
+                for tag, module in (
+                    ("scans and tasks", scans),
+                    ("results", results),
+                    ("datasets", datasets),
+                    ("samples", samples),
+                    ("service", meta),
+                )
+            ),
             create_static_files_router(
                 path="/static/swagger-ui",
                 directories=[STATIC / "swagger-ui"],
