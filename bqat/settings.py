@@ -59,7 +59,7 @@ class Settings(BaseSettings):
             return [Path(part) for part in value.split(":") if part]
         return value
 
-    @field_validator("model_dir", mode="before")
+    @field_validator("model_dir", "api_key", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

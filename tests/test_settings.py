@@ -51,3 +51,10 @@ def test_an_invalid_setting_is_a_config_error_naming_the_variable(set_env, name,
 def test_a_dask_address_is_a_valid_task_runner(set_env):
     set_env(BQAT_TASK_RUNNER="dask://scheduler:8786")
     assert get_settings().task_runner == "dask://scheduler:8786"
+
+
+def test_an_empty_api_key_means_no_key(set_env):
+    set_env(BQAT_API_KEY="", BQAT_PUBLIC_URL="")
+    settings = get_settings()
+    assert settings.api_key is None and settings.public_url is None
+    assert settings.api_url == "http://127.0.0.1:8848"
