@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any, Union
+
+from bqat.measures import available_modalities, specification
 
 
 @dataclass
@@ -52,9 +54,33 @@ class DatasetOut:
     errors: int
 
 
+def _row_model(modality: str) -> type:
+    """A dataclass of one stored row, generated from the measure declarations (for OpenAPI)."""
+    python = {"integer": int, "number": float, "boolean": bool, "string": str}
+    fields = [
+        ("dataset_id", str),
+        ("file", str),
+        ("sha256", str),
+        ("scanned_at", str),
+        ("engine_version", str),
+        ("models", str),
+        ("options", str),
+    ]
+    known = {name for name, _ in fields}
+    for name, entry in specification(modality).items():
+        if name not in known:
+            fields.append((name, python[str(entry["type"])] | None))  # type: ignore[arg-type]
+    return make_dataclass(f"{modality.capitalize()}Row", fields)
+
+
+Row = Union[tuple(_row_model(m) for m in available_modalities())]  # type: ignore[misc]  # noqa: UP007
+
+
 @dataclass
 class ProfilesPage:
-    items: list[dict[str, Any]]
+    """A page of stored rows; `items` follow the declared columns of the dataset's modality."""
+
+    items: list[Row]  # type: ignore[valid-type]
     total: int
     offset: int
     limit: int

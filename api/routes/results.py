@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from api.schemas import FileError, ProfilesPage
@@ -46,7 +47,12 @@ def parse_filter(text: str, schema: pa.Schema) -> Filter:
     return Filter(column, op, value)  # type: ignore[arg-type]
 
 
-@get("/scan/{dataset_id:str}/profiles", summary="Stored rows of a dataset", sync_to_thread=True)
+@get(
+    "/scan/{dataset_id:str}/profiles",
+    summary="Stored rows of a dataset",
+    sync_to_thread=True,
+    responses={200: ResponseSpec(data_container=ProfilesPage, description="A page of rows")},
+)
 def profiles(
     request: Request,
     dataset_id: str,
