@@ -3,6 +3,7 @@ scheduled audit's run execute on that worker; Ctrl-C stops all of it."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -11,8 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 
@@ -28,6 +31,14 @@ def answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def zipped(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+    return buffer.getvalue()
 
 
 def post_json(url: str, body: dict) -> dict:
@@ -108,6 +119,26 @@ def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_al
         ), task
         with urllib.request.urlopen(f"{api}/scan/{created['dataset_id']}/profiles") as response:
             assert json.loads(response.read())["total"] == 2
+
+        images = sorted(folder.glob("*.jpg"))
+        uploaded = httpx.post(
+            f"{api}/scan/uploaded",
+            data={"modality": "face"},
+            files=[
+                ("files", ("one.jpg", images[0].read_bytes())),
+                ("files", ("both.zip", zipped({f"in/{p.name}": p.read_bytes() for p in images}))),
+            ],
+            timeout=60,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        upload_task = wait_for_task(api, uploaded.json()["tid"], timeout_s=180)
+        assert upload_task["state"] == "COMPLETED", upload_task
+        rows = httpx.get(
+            f"{api}/scan/{uploaded.json()['dataset_id']}/profiles", params={"order_by": "file"}
+        ).json()["items"]
+        expected = [f"in/{images[0].name}", f"in/{images[1].name}", "one.jpg"]
+        assert [r["file"] for r in rows] == expected
+        assert all(r["face_count"] == 1 for r in rows)
         assert (tmp_path / "home" / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
 
         schedule = subprocess.run(
