@@ -114,3 +114,21 @@ class InfoOut:
     models: list[ModelOut]
     providers: list[str]
     modalities: list[str]
+
+
+@dataclass
+class OutlierRequest:
+    detector: str = "ECOD"
+    columns: list[str] | None = None
+    contamination: float = 0.05
+
+
+@dataclass
+class TaskStarted:
+    tid: str
+
+
+@dataclass
+class DetectorOut:
+    name: str
+    description: str

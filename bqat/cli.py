@@ -190,6 +190,30 @@ def _drift(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outliers(args: argparse.Namespace) -> int:
+    """Run the detect-outliers flow; print the outliers by rank (or everything with --json)."""
+    from flows.outliers import detect_outliers
+
+    result = detect_outliers(args.dataset, args.detector, args.column or None, args.contamination)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"{args.dataset}: {len(result['outliers'])} outliers ({result['detector']}) among "
+        f"{result['rows']} rows; {len(result['excluded'])} rows excluded for missing values"
+    )
+    if result["note"]:
+        print(result["note"])
+    _print_rows(
+        [
+            {"rank": o["rank"], "file": o["file"], "score": f"{o['score']:.4g}"}
+            for o in result["outliers"]
+        ],
+        False,
+    )
+    return 0
+
+
 def _audit_schedule(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
@@ -262,6 +286,16 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("-o", "--output", metavar="HTML", help="write the Evidently report here")
     drift.add_argument("--json", action="store_true", help="print the summary as JSON")
     drift.set_defaults(handler=_drift)
+
+    outliers = verbs.add_parser("outliers", help="detect outlying samples of a dataset")
+    outliers.add_argument("dataset", metavar="DATASET")
+    outliers.add_argument(
+        "--detector", default="ECOD", help="ECOD, IForest, COPOD, KNN, PCA or CBLOF"
+    )
+    outliers.add_argument("--column", action="append", help="use this column (repeatable)")
+    outliers.add_argument("--contamination", type=float, default=0.05, help="share flagged (0.05)")
+    outliers.add_argument("--json", action="store_true", help="print the result as JSON")
+    outliers.set_defaults(handler=_outliers)
 
     audit = verbs.add_parser("audit", help="scheduled audits of a folder")
     audit_verbs = audit.add_subparsers(dest="action", required=True, metavar="ACTION")

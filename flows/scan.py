@@ -25,6 +25,7 @@ from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
 from flows.artifacts import artifact_key
+from flows.outliers import detect_outliers
 from flows.runners import task_runner
 
 DEFAULT_BATCH_SIZE = 16
@@ -111,6 +112,7 @@ def scan_dataset(
         update_progress_artifact(artifact, progress=_percent(done, total))
 
     compact_store(dataset_id)
+    detect_outliers(dataset_id)  # so GET /scan/{id}/outliers answers as soon as the scan ends
     summary = ScanSummary(
         dataset_id=dataset_id,
         discovered=total,

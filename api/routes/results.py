@@ -6,16 +6,19 @@ import io
 import re
 from typing import Annotated, Any, Literal
 
+import anyio
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
+from litestar.status_codes import HTTP_202_ACCEPTED
 
-from api.schemas import FileError, ProfilesPage
+from api.schemas import DetectorOut, FileError, OutlierRequest, ProfilesPage, TaskStarted
 from bqat.drift import read_drift, write_drift
 from bqat.exceptions import ConfigError
+from bqat.outliers import DETECTORS, check_request, detect, read_outliers, write_outliers
 from bqat.report_files import drift_paths
 from bqat.store import Filter, Store
 from bqat.store.schema import row_schema
@@ -114,4 +117,41 @@ def drift(
     return Response(html_path.read_bytes(), media_type="text/html")
 
 
-ROUTES = [profiles, errors, drift]
+@get("/scan/{dataset_id:str}/outliers", summary="Outliers of a dataset", sync_to_thread=True)
+def outliers(request: Request, dataset_id: str) -> dict[str, Any]:
+    """The latest detection (each scan ends with the default one); made now if there is none."""
+    request.app.state.store.dataset(dataset_id)
+    stored = read_outliers(dataset_id)
+    if stored is None:
+        result = detect(dataset_id, store=request.app.state.store)
+        write_outliers(result)
+        stored = result.to_json()
+    return stored
+
+
+@post(
+    "/scan/{dataset_id:str}/outliers",
+    summary="Detect outliers again with other options",
+    status_code=HTTP_202_ACCEPTED,
+)
+async def rerun_outliers(request: Request, dataset_id: str, data: OutlierRequest) -> TaskStarted:
+    detector, contamination = check_request(data.detector, data.contamination, data.columns)
+    await anyio.to_thread.run_sync(request.app.state.store.dataset, dataset_id)
+    tid = await request.app.state.runs.start(
+        "detect-outliers",
+        {
+            "dataset_id": dataset_id,
+            "detector": detector,
+            "columns": data.columns,
+            "contamination": contamination,
+        },
+    )
+    return TaskStarted(tid=tid)
+
+
+@get("/scan/detectors", summary="Outlier detectors", sync_to_thread=False)
+def detectors() -> list[DetectorOut]:
+    return [DetectorOut(name=n, description=d) for n, d in DETECTORS.items()]
+
+
+ROUTES = [profiles, errors, drift, outliers, rerun_outliers, detectors]

@@ -150,3 +150,27 @@ def test_scans_over_the_concurrency_limit_are_refused_with_429(client, set_env):
     for tid in created:
         client.post(f"/task/{tid}/cancel")
     assert refused is not None and "BQAT_MAX_CONCURRENT_SCANS" in refused.json()["detail"]
+
+
+def test_outliers_are_read_computed_and_rerun_as_a_task(client):
+    store = Store()
+    store.create_dataset("ds", "face")
+    rows = [
+        {"file": f"{i}.jpg", "sha256": "0" * 64, "iso_sharpness": float(i % 7), "ipd": 50}
+        for i in range(40)
+    ]
+    rows.append({"file": "odd.jpg", "sha256": "0" * 64, "iso_sharpness": 500.0, "ipd": 50})
+    store.append("ds", rows=rows)
+    names = [d["name"] for d in client.get("/scan/detectors").json()]
+    assert names == ["ECOD", "IForest", "COPOD", "KNN", "PCA", "CBLOF"]
+    found = client.get("/scan/ds/outliers").json()
+    assert found["detector"] == "ECOD" and found["columns"] == ["iso_sharpness"]
+    assert found["outliers"][0]["file"] == "odd.jpg" and found["outliers"][0]["rank"] == 1
+    assert client.get("/scan/nope/outliers").status_code == 404
+    started = client.post("/scan/ds/outliers", json={"detector": "IForest", "contamination": 0.1})
+    assert started.status_code == 202, started.text
+    task = client.get(f"/task/{started.json()['tid']}").json()
+    assert (task["kind"], task["dataset_id"]) == ("outliers", "ds")
+    client.post(f"/task/{started.json()['tid']}/cancel")
+    assert client.post("/scan/ds/outliers", json={"detector": "LOF"}).status_code == 422
+    assert client.post("/scan/nope/outliers", json={}).status_code == 404

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 import bqat
+from bqat.outliers import read_outliers
 from bqat.progress import read_progress
 from bqat.settings import get_settings
 
@@ -44,6 +45,8 @@ def test_a_scan_stores_rows_and_errors_and_a_rerun_skips_them(folder):
     store = get_settings().home / "store" / "faces"
     parts = [len(list((store / kind).glob("*.parquet"))) for kind in ("rows", "errors")]
     assert parts == [1, 1]  # three batches, compacted at the end of the scan
+    detected = read_outliers("faces")  # the default detection ran at the end of the scan
+    assert detected is not None and detected["detector"] == "ECOD" and detected["rows"] == 4
 
     again = bqat.scan(folder, "face", dataset_id="faces", batch_size=2)
     assert (again.assessed, again.skipped, again.failed) == (0, 4, 1)
@@ -56,7 +59,7 @@ def test_progress_is_readable_by_task_id(folder):
     summary = bqat.scan(folder, "face", pattern=r"^nested/")
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs()
-    latest = max(runs, key=lambda run: run.created)
+    latest = max((r for r in runs if "source" in r.parameters), key=lambda run: run.created)
     progress = read_progress(str(latest.id))
     assert summary.discovered == 3
     assert progress is not None and (progress.total, progress.done, progress.failed) == (3, 3, 0)
@@ -86,3 +89,14 @@ def test_progress_can_be_followed_under_a_key_of_the_callers_choice(folder):
     progress = read_progress("cli-follow")
     assert progress is not None
     assert (progress.total, progress.done, progress.failed) == (summary.discovered, 5, 1)
+
+
+def test_the_outliers_verb_prints_json(folder, capsys):
+    from bqat.cli import main
+
+    bqat.scan(folder, "face", dataset_id="few")
+    capsys.readouterr()
+    assert main(["outliers", "few", "--detector", "knn", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["detector"] == "KNN" and result["rows"] == 4
+    assert main(["outliers", "few", "--detector", "nope"]) == 2
