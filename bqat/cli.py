@@ -104,6 +104,8 @@ def _scan(args: argparse.Namespace) -> int:
     options = dict(args.option or [])
     if args.pattern:
         options["pattern"] = args.pattern
+    if args.batch_size is not None:
+        options["batch_size"] = args.batch_size
     key = f"cli-{uuid.uuid4().hex}"
     outcome: dict[str, Any] = {}
 
@@ -113,7 +115,6 @@ def _scan(args: argparse.Namespace) -> int:
                 args.folder,
                 args.modality,
                 dataset_id=args.dataset,
-                batch_size=args.batch_size,
                 progress_key=key,
                 **options,
             )
@@ -273,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--modality", required=True, help="face, fingerprint, iris or speech")
     scan.add_argument("--dataset", help="dataset id to add to (default: a new one)")
     scan.add_argument("--pattern", help="regular expression on the path relative to FOLDER")
-    scan.add_argument("--batch-size", type=int, default=16, help="files per assessment task")
+    scan.add_argument("--batch-size", type=int, help="files per assessment task (16)")
     scan.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")
     scan.add_argument("folder", metavar="FOLDER")

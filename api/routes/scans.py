@@ -22,6 +22,7 @@ from bqat.exceptions import ConfigError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
 from bqat.store import Store, check_dataset_id
+from flows.scan import DEFAULT_BATCH_SIZE
 
 SCAN_FLOW = "scan-dataset"
 SCAN_KEYS = ("pattern", "batch_size")  # scan options; every other option goes to the engine
@@ -36,7 +37,7 @@ def scan_parameters(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
             re.compile(str(scan["pattern"]))
         except re.error as exc:
             raise ConfigError(f"pattern {scan['pattern']!r}: {exc}") from None
-    size = scan.get("batch_size", 16)
+    size = scan.get("batch_size", DEFAULT_BATCH_SIZE)
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 10_000:
         raise ConfigError("batch_size must be an integer from 1 to 10000")
     return scan, engine
@@ -121,7 +122,7 @@ async def scan_uploaded(
         settings.max_files_per_request,
     )
     try:
-        fields = {**upload.fields, **{k: v for k, v in request.query_params.items()}}
+        fields = {**upload.fields, **dict(request.query_params)}
         chosen = check_dataset_id(fields.get("dataset_id") or uuid.uuid4().hex)
         folder = uploads / chosen / upload.folder.name.removeprefix(".staging-")
         folder.parent.mkdir(parents=True, exist_ok=True)
