@@ -122,13 +122,15 @@ class Runs:
         )
         return [await self._task(run) for run in runs]
 
-    async def active(self, flow_name: str) -> int:
-        return await self._client.count_flow_runs(
+    async def active(self, flow_name: str) -> dict[str, str | None]:
+        """tid -> dataset_id of the runs of `flow_name` that are queued or running."""
+        runs = await self._client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))
             ),
         )
+        return {str(run.id): run.parameters.get("dataset_id") for run in runs}
 
     async def cancel(self, tid: str) -> Task:
         run = await self._read(tid)

@@ -58,7 +58,15 @@ async def start_scan(
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
     runs: Runs = request.app.state.runs
     limit = get_settings().max_concurrent_scans
-    if await runs.active(SCAN_FLOW) >= limit:
+    active = await runs.active(SCAN_FLOW)
+    same = [tid for tid, target in active.items() if target == dataset_id]
+    if same:  # two scans writing one dataset at once could store a file twice
+        raise HTTPException(
+            status_code=HTTP_409_CONFLICT,
+            detail=f"a scan into dataset {dataset_id} is already queued or running (task "
+            f"{same[0]}); wait for it or cancel it",
+        )
+    if len(active) >= limit:
         raise HTTPException(
             status_code=HTTP_429_TOO_MANY_REQUESTS,
             detail=f"{limit} scans are running or queued (BQAT_MAX_CONCURRENT_SCANS); retry later",

@@ -57,7 +57,12 @@ def test_scan_inputs_are_checked_against_the_data_roots(client, data_root, tmp_p
         "/scan", json={"input": ["faces/268284860_1.jpg"], "modality": "face", "dataset_id": "one"}
     )
     assert files.status_code == 201 and files.json()["dataset_id"] == "one"
+    twice = client.post("/scan", json={"input": "faces", "modality": "face", "dataset_id": "one"})
+    assert twice.status_code == 409 and files.json()["tid"] in twice.json()["detail"]
     client.post(f"/task/{files.json()['tid']}/cancel")
+    after = client.post("/scan", json={"input": "faces", "modality": "face", "dataset_id": "one"})
+    assert after.status_code == 201  # the first one is cancelled: the dataset is free again
+    client.post(f"/task/{after.json()['tid']}/cancel")
     bad = [
         {"input": "faces", "modality": "retina"},
         {"input": "faces", "modality": "face", "options": {"colour": 1}},
