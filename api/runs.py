@@ -169,13 +169,13 @@ class Runs:
         )
         # The progress file is read in a thread: a scan's fsyncs can stall file access for a
         # while, and the event loop must keep answering meanwhile.
-        progress = await anyio.to_thread.run_sync(_progress, task, task.tid)
+        progress = await anyio.to_thread.run_sync(_progress, task)
         return replace(task, progress=progress)
 
 
-def _progress(task: Task, tid: str) -> dict[str, Any]:
+def _progress(task: Task) -> dict[str, Any]:
     """done/total/failed from the flow's progress file; eta from the rate so far."""
-    progress = read_progress(tid)
+    progress = read_progress(task.tid)
     if progress is None:
         return {"total": None, "done": 0, "failed": 0, "eta_s": None}
     eta = None

@@ -20,7 +20,7 @@ import pyarrow as pa
 from bqat.atomic import atomic_write
 from bqat.exceptions import ConfigError
 from bqat.measures import quality_columns
-from bqat.report_files import report_folder
+from bqat.report_files import outliers_path
 from bqat.store import Store
 
 DETECTORS: dict[str, str] = {
@@ -106,10 +106,9 @@ def detect(
         )
     files = table.column("file").to_pylist()
     raw = {c: table.column(c).to_pylist() for c in wanted}
-    matrix = np.column_stack(
-        [table.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False) for c in wanted]
-        or [np.empty(len(files))]
-    )[:, : len(wanted)]
+    matrix = np.empty((len(files), len(wanted)))
+    for j, column in enumerate(wanted):  # nulls become NaN, booleans 0/1
+        matrix[:, j] = table.column(column).cast(pa.float64()).to_numpy(zero_copy_only=False)
     missing = ~np.isfinite(matrix)
     excluded = [
         {"file": files[i], "reason": "no value for " + ", ".join(np.array(wanted)[missing[i]])}
@@ -152,14 +151,14 @@ def detect(
 
 
 def write_outliers(result: OutlierResult) -> None:
-    path = report_folder(result.dataset_id) / "outliers.json"
+    path = outliers_path(result.dataset_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(result.to_json()))
 
 
 def read_outliers(dataset_id: str) -> dict[str, Any] | None:
     """The latest stored detection of the dataset, as JSON, or None."""
-    path = report_folder(dataset_id) / "outliers.json"
+    path = outliers_path(dataset_id)
     return json.loads(path.read_text()) if path.is_file() else None
 
 

@@ -18,3 +18,8 @@ def drift_paths(dataset_id: str, reference_id: str) -> tuple[Path, Path]:
     stem = f"drift-{check_dataset_id(reference_id)}"
     folder = report_folder(dataset_id)
     return folder / f"{stem}.html", folder / f"{stem}.json"
+
+
+def outliers_path(dataset_id: str) -> Path:
+    """The latest outlier detection of `dataset_id`, as JSON."""
+    return report_folder(dataset_id) / "outliers.json"

@@ -75,3 +75,32 @@ def chromium() -> str:
         timeout=900,
     )
     return shutil.which("chromium") or pytest.fail("apt-get installed no chromium binary")
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function returning a TCP port that is free on 127.0.0.1 right now."""
+    import socket
+
+    def pick() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+
+    return pick
+
+
+@pytest.fixture(scope="session")
+def zipped():
+    """A function making a deflated zip archive (bytes) of name -> content."""
+    import io
+    import zipfile
+
+    def make(members: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for name, data in members.items():
+                bundle.writestr(name, data)
+        return buffer.getvalue()
+
+    return make

@@ -3,26 +3,17 @@ scheduled audit's run execute on that worker; Ctrl-C stops all of it."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(url: str) -> bool:
@@ -31,14 +22,6 @@ def answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
-        for name, data in members.items():
-            bundle.writestr(name, data)
-    return buffer.getvalue()
 
 
 def post_json(url: str, body: dict) -> dict:
@@ -79,7 +62,7 @@ def run_deployment_and_wait(api: str, name: str, timeout_s: float) -> str:
 
 @pytest.mark.timeout(400)
 def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_all(
-    tmp_path: Path, samples: Path
+    tmp_path: Path, samples: Path, free_port, zipped
 ):
     port, api_port = free_port(), free_port()
     folder = tmp_path / "data" / "gate"
@@ -189,7 +172,7 @@ def descendants(pid: int) -> list[int]:
 
 @pytest.mark.timeout(600)
 def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
-    tmp_path: Path, samples: Path
+    tmp_path: Path, samples: Path, free_port
 ):
     folder = tmp_path / "data" / "many"
     folder.mkdir(parents=True)

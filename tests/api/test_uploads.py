@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from api.uploads import safe_member_path, safe_name
 from bqat.settings import get_settings
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, data in members.items():
-            bundle.writestr(name, data)
-    return buffer.getvalue()
 
 
 def uploads() -> Path:
@@ -35,7 +25,7 @@ def face(samples) -> bytes:
     return (samples / "face" / "268284860_1.jpg").read_bytes()
 
 
-def test_files_and_zip_members_land_under_the_dataset_and_a_scan_starts(client, face):
+def test_files_and_zip_members_land_under_the_dataset_and_a_scan_starts(client, face, zipped):
     archive = zipped({"sub/c.jpg": face, "notes.txt": b"ignored by discovery"})
     response = client.post(
         "/scan/uploaded",
@@ -65,14 +55,16 @@ def test_names_are_sanitised():
 
 
 @pytest.mark.parametrize("member", ["../evil.jpg", "/abs/evil.jpg", "a/../../evil.jpg", "C:/x.jpg"])
-def test_a_zip_member_leaving_the_folder_is_refused_and_nothing_is_kept(client, face, member):
+def test_a_zip_member_leaving_the_folder_is_refused_and_nothing_is_kept(
+    client, face, member, zipped
+):
     archive = zipped({"fine.jpg": face, member: face})
     response = client.post("/scan/uploaded?modality=face", files=[("files", ("slip.zip", archive))])
     assert response.status_code == 400 and "outside the upload folder" in response.json()["detail"]
     assert stored_files() == []
 
 
-def test_a_zip_bomb_is_refused_by_its_expanded_size(client, set_env):
+def test_a_zip_bomb_is_refused_by_its_expanded_size(client, set_env, zipped):
     set_env(BQAT_MAX_UPLOAD_BYTES=str(5_000_000))
     bomb = zipped({"zeros.jpg": bytes(50_000_000)})
     assert len(bomb) < 100_000
