@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 
 from api import errors
 from api.auth import ApiKeyMiddleware
-from api.routes import datasets, meta, results, samples, scans
+from api.routes import datasets, meta, reports, results, samples, scans
 from api.runs import Runs
 from bqat._version import __version__
 from bqat.settings import get_settings
@@ -76,6 +76,7 @@ def create_app() -> Litestar:
                 for tag, module in (
                     ("scans and tasks", scans),
                     ("results", results),
+                    ("reports", reports),
                     ("datasets", datasets),
                     ("samples", samples),
                     ("service", meta),

@@ -122,10 +122,10 @@ class Runs:
         )
         return [await self._task(run) for run in runs]
 
-    async def active(self, flow_name: str) -> dict[str, str | None]:
-        """tid -> dataset_id of the runs of `flow_name` that are queued or running."""
+    async def active(self, *flow_names: str) -> dict[str, str | None]:
+        """tid -> dataset_id of the runs of these flows that are queued or running."""
         runs = await self._client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(flow_names))),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))
             ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, make_dataclass
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from bqat.measures import available_modalities, specification
 
@@ -132,3 +132,17 @@ class TaskStarted:
 class DetectorOut:
     name: str
     description: str
+
+
+@dataclass
+class DuplicateGroupOut:
+    kind: Literal["exact", "near"]
+    files: list[str]
+    distance: int
+
+
+@dataclass
+class DuplicatesOut:
+    dataset_id: str
+    max_distance: int
+    groups: list[DuplicateGroupOut]

@@ -215,6 +215,31 @@ def _outliers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Run the build-report flow; copy the HTML to -o; print where it is."""
+    import shutil
+
+    from flows.report import build_report
+
+    stored = build_report(args.dataset)
+    if args.output:
+        shutil.copyfile(stored, args.output)
+    print(args.output or stored)
+    return 0
+
+
+def _duplicates(args: argparse.Namespace) -> int:
+    from bqat.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates
+
+    chosen = args.max_distance
+    groups = find_duplicates(args.dataset, DEFAULT_MAX_DISTANCE if chosen is None else chosen)
+    rows = [g.to_json() for g in groups]
+    if not args.json:
+        rows = [{**row, "files": " ".join(row["files"])} for row in rows]
+    _print_rows(rows, args.json)
+    return 0
+
+
 def _audit_schedule(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
@@ -297,6 +322,19 @@ def build_parser() -> argparse.ArgumentParser:
     outliers.add_argument("--contamination", type=float, default=0.05, help="share flagged (0.05)")
     outliers.add_argument("--json", action="store_true", help="print the result as JSON")
     outliers.set_defaults(handler=_outliers)
+
+    report = verbs.add_parser("report", help="build the HTML quality report of a dataset")
+    report.add_argument("dataset", metavar="DATASET")
+    report.add_argument("-o", "--output", metavar="HTML", help="copy the report here")
+    report.set_defaults(handler=_report)
+
+    duplicates = verbs.add_parser("duplicates", help="exact and near-duplicate samples")
+    duplicates.add_argument("dataset", metavar="DATASET")
+    duplicates.add_argument(
+        "--max-distance", type=int, help="near duplicates differ in at most this many phash bits"
+    )
+    duplicates.add_argument("--json", action="store_true", help="print the groups as JSON")
+    duplicates.set_defaults(handler=_duplicates)
 
     audit = verbs.add_parser("audit", help="scheduled audits of a folder")
     audit_verbs = audit.add_subparsers(dest="action", required=True, metavar="ACTION")

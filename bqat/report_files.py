@@ -23,3 +23,8 @@ def drift_paths(dataset_id: str, reference_id: str) -> tuple[Path, Path]:
 def outliers_path(dataset_id: str) -> Path:
     """The latest outlier detection of `dataset_id`, as JSON."""
     return report_folder(dataset_id) / "outliers.json"
+
+
+def report_path(dataset_id: str) -> Path:
+    """The dataset's quality report (HTML), rebuilt at the end of every scan."""
+    return report_folder(dataset_id) / "report.html"

@@ -108,6 +108,7 @@ def register_deployments() -> dict[str, str]:
     """Apply `<flow>/bqat` for the flows the API starts; returns flow name -> deployment id."""
     from flows.drift import compare_drift
     from flows.outliers import detect_outliers
+    from flows.report import build_report
     from flows.scan import scan_dataset
 
     ensure_work_pool()
@@ -120,7 +121,7 @@ def register_deployments() -> dict[str, str]:
                 entrypoint_type=EntrypointType.MODULE_PATH,
             ).apply()
         )
-        for flow in (scan_dataset, compare_drift, detect_outliers)
+        for flow in (scan_dataset, compare_drift, detect_outliers, build_report)
     }
 
 

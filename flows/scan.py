@@ -26,6 +26,7 @@ from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch
 from bqat.store import Store, check_dataset_id
 from flows.artifacts import artifact_key
 from flows.outliers import detect_outliers
+from flows.report import build_report
 from flows.runners import task_runner
 
 DEFAULT_BATCH_SIZE = 16
@@ -86,6 +87,7 @@ def scan_dataset(
     keys = [_task_id(), *([progress_key] if progress_key else [])]
 
     samples = discover_files(source, modality, pattern, files)
+    store.add_source(dataset_id, Path(source).resolve())
     work = plan_scan(dataset_id, samples)
     if work.unreadable:
         store.append(dataset_id, errors=work.unreadable)
@@ -112,7 +114,12 @@ def scan_dataset(
         update_progress_artifact(artifact, progress=_percent(done, total))
 
     compact_store(dataset_id)
-    detect_outliers(dataset_id)  # so GET /scan/{id}/outliers answers as soon as the scan ends
+    # So that GET /scan/{id}/outliers and /report answer as soon as the scan ends. Their failure
+    # is logged, not raised: the rows are stored, and each can be run again on its own.
+    for follow_up in (detect_outliers, build_report):
+        state = follow_up(dataset_id, return_state=True)
+        if state.is_failed() or state.is_crashed():
+            logger.warning("%s of %s failed: %s", follow_up.name, dataset_id, state.message)
     summary = ScanSummary(
         dataset_id=dataset_id,
         discovered=total,

@@ -32,6 +32,7 @@ from bqat.face.topology import (
     RIGHT_EYE_LIDS,
 )
 from bqat.measures import Linear, Measure, Sigmoid, declare
+from bqat.phash import PHASH_COLUMN, PHASH_DESCRIPTION, image_phash
 
 PIXELS = "px"
 ISO = "ISO/IEC 29794-5"
@@ -822,6 +823,7 @@ FACE_MEASURES: list[Measure] = [
         clause=ISO + " background uniformity",
         component=Sigmoid(x0=10, w=100, h=190, a=1, s=-1),
     ),
+    _face(PHASH_COLUMN, "string", PHASH_DESCRIPTION, lambda c: image_phash(c.grey)),
 ]
 
 declare(FACE_MEASURES)

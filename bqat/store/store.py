@@ -121,6 +121,18 @@ class Store:
             )
         return self.dataset(dataset_id)
 
+    def add_source(self, dataset_id: str, folder: Path) -> None:
+        """Remember a folder the dataset's files were read from (reports show their thumbnails)."""
+        meta = self._meta(dataset_id)
+        sources = meta.get("sources", [])
+        if str(folder) not in sources:
+            meta["sources"] = [*sources, str(folder)]
+            atomic_write(self._folder(dataset_id) / "dataset.json", json.dumps(meta).encode())
+
+    def sources(self, dataset_id: str) -> list[Path]:
+        """The folders scanned into the dataset, oldest first."""
+        return [Path(folder) for folder in self._meta(dataset_id).get("sources", [])]
+
     def dataset(self, dataset_id: str) -> DatasetInfo:
         meta = self._meta(dataset_id)
         rows, errors = self._counts(dataset_id)
@@ -303,7 +315,7 @@ class Store:
         return self._latest(dataset_id).table.select(list(columns))
 
     def summary(self, dataset_id: str) -> list[dict[str, Any]]:
-        """count, min, mean and max of every numeric measure column of the dataset."""
+        """count, min, mean, median and max of every numeric measure column of the dataset."""
         meta = self._meta(dataset_id)
         schema = row_schema(meta["modality"])
         numeric = [
@@ -314,8 +326,7 @@ class Store:
         if not latest.num_rows or not numeric:
             return []
         aggregates = ", ".join(
-            f"count({_quote(c)}), min({_quote(c)}), avg({_quote(c)}), max({_quote(c)})"
-            for c in numeric
+            f"count({q}), min({q}), avg({q}), median({q}), max({q})" for q in map(_quote, numeric)
         )
         with self._cursor() as cur:
             cur.register("latest", latest)
@@ -324,13 +335,14 @@ class Store:
         return [
             {
                 "column": column,
-                "count": values[4 * i],
-                "min": values[4 * i + 1],
-                "mean": values[4 * i + 2],
-                "max": values[4 * i + 3],
+                "count": values[5 * i],
+                "min": values[5 * i + 1],
+                "mean": values[5 * i + 2],
+                "median": values[5 * i + 3],
+                "max": values[5 * i + 4],
             }
             for i, column in enumerate(numeric)
-            if values[4 * i]
+            if values[5 * i]
         ]
 
     def errors(self, dataset_id: str) -> list[dict[str, Any]]:
@@ -462,7 +474,7 @@ class Store:
     def _folder(self, dataset_id: str) -> Path:
         return self.root / dataset_id
 
-    def _meta(self, dataset_id: str) -> dict[str, str]:
+    def _meta(self, dataset_id: str) -> dict[str, Any]:
         path = self._folder(check_dataset_id(dataset_id)) / "dataset.json"
         try:
             return json.loads(path.read_text())

@@ -179,3 +179,54 @@ def test_outliers_are_read_computed_and_rerun_as_a_task(client):
     client.post(f"/task/{started.json()['tid']}/cancel")
     assert client.post("/scan/ds/outliers", json={"detector": "LOF"}).status_code == 422
     assert client.post("/scan/nope/outliers", json={}).status_code == 404
+
+
+def test_reports_are_served_rebuilt_as_tasks_and_refused_while_a_run_writes(client):
+    from bqat.report_files import report_path
+
+    Store().create_dataset("ds", "face")
+    assert client.get("/scan/nope/report").status_code == 404
+    missing = client.get("/scan/ds/report")
+    assert missing.status_code == 404 and "POST /scan/ds/report" in missing.json()["detail"]
+    started = client.post("/scan/ds/report")
+    assert started.status_code == 202, started.text
+    tid = started.json()["tid"]
+    task = client.get(f"/task/{tid}").json()
+    assert (task["kind"], task["dataset_id"], task["state"]) == ("report", "ds", "SCHEDULED")
+    busy = client.get("/scan/ds/report")
+    assert busy.status_code == 409 and tid in busy.json()["detail"]
+    assert client.post("/scan/ds/report").status_code == 409
+    client.post(f"/task/{tid}/cancel")
+    report_path("ds").parent.mkdir(parents=True)
+    report_path("ds").write_text("<html><body>the report</body></html>")
+    served = client.get("/scan/ds/report/")
+    assert served.status_code == 200 and served.headers["content-type"].startswith("text/html")
+    assert served.text == "<html><body>the report</body></html>"
+    assert client.post("/scan/nope/report").status_code == 404
+
+
+def test_duplicates_are_grouped_from_the_stored_hashes(client):
+    store = Store()
+    store.create_dataset("ds", "face")
+    hashes = {"a.jpg": "00000000000000ff", "b.jpg": "00000000000000fe", "c.jpg": "ffffffff00000000"}
+    store.append(
+        "ds",
+        rows=[
+            {"file": f, "sha256": f[0] * 64, "phash": h, "engine_version": "t"}
+            for f, h in hashes.items()
+        ]
+        + [{"file": "a_copy.jpg", "sha256": "a" * 64, "phash": hashes["a.jpg"]}],
+    )
+    found = client.get("/scan/ds/duplicates").json()
+    assert found == {
+        "dataset_id": "ds",
+        "max_distance": 6,
+        "groups": [
+            {"kind": "exact", "files": ["a.jpg", "a_copy.jpg"], "distance": 0},
+            {"kind": "near", "files": ["a.jpg", "a_copy.jpg", "b.jpg"], "distance": 1},
+        ],
+    }
+    strict = client.get("/scan/ds/duplicates", params={"max_distance": 0}).json()
+    assert [g["kind"] for g in strict["groups"]] == ["exact"]
+    assert client.get("/scan/ds/duplicates", params={"max_distance": 13}).status_code == 422
+    assert client.get("/scan/nope/duplicates").status_code == 404

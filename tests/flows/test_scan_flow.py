@@ -10,6 +10,7 @@ import pytest
 import bqat
 from bqat.outliers import read_outliers
 from bqat.progress import read_progress
+from bqat.report_files import report_path
 from bqat.settings import get_settings
 
 
@@ -47,6 +48,7 @@ def test_a_scan_stores_rows_and_errors_and_a_rerun_skips_them(folder):
     assert parts == [1, 1]  # three batches, compacted at the end of the scan
     detected = read_outliers("faces")  # the default detection ran at the end of the scan
     assert detected is not None and detected["detector"] == "ECOD" and detected["rows"] == 4
+    assert "Quality report · faces" in report_path("faces").read_text()  # and the report too
 
     again = bqat.scan(folder, "face", dataset_id="faces", batch_size=2)
     assert (again.assessed, again.skipped, again.failed) == (0, 4, 1)
@@ -91,12 +93,21 @@ def test_progress_can_be_followed_under_a_key_of_the_callers_choice(folder):
     assert (progress.total, progress.done, progress.failed) == (summary.discovered, 5, 1)
 
 
-def test_the_outliers_verb_prints_json(folder, capsys):
+def test_the_outliers_report_and_duplicates_verbs(folder, tmp_path, capsys):
     from bqat.cli import main
 
+    shutil.copy(folder / "mislabelled.png", folder / "nested" / "copy.png")
     bqat.scan(folder, "face", dataset_id="few")
     capsys.readouterr()
     assert main(["outliers", "few", "--detector", "knn", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["detector"] == "KNN" and result["rows"] == 4
+    assert result["detector"] == "KNN" and result["rows"] == 5
     assert main(["outliers", "few", "--detector", "nope"]) == 2
+    assert main(["report", "few", "-o", str(tmp_path / "few.html")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "few.html")
+    assert "<b>KNN</b>" in (tmp_path / "few.html").read_text()  # the latest detection
+    assert main(["duplicates", "few", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"kind": "exact", "files": ["mislabelled.png", "nested/copy.png"], "distance": 0}
+    ]
+    assert main(["duplicates", "few", "--max-distance", "40"]) == 2

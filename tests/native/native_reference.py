@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 import pytest
+import scipy.fft
 
 Triple = Sequence[float]
 ZEROS = (0.0, 0.0, 0.0)
@@ -183,6 +184,51 @@ def grey_stats_reference(grey: np.ndarray, block: int) -> dict[str, float]:
         "block_mean_std": float(np.std(means)),
         "entropy": float(-(p * np.log2(p)).sum()),
     }
+
+
+def box_average_reference(grey: np.ndarray, size: int = 32) -> np.ndarray:
+    """size x size box means of `grey`, each pixel weighted by the fraction of a box it covers."""
+
+    def coverage(n: int) -> np.ndarray:
+        weights = np.zeros((size, n))
+        for box in range(size):
+            begin, end = box * n / size, (box + 1) * n / size
+            for pixel in range(int(np.floor(begin)), int(np.ceil(end))):
+                weights[box, pixel] = min(end, pixel + 1) - max(begin, pixel)
+        return weights / (n / size)
+
+    height, width = grey.shape
+    return coverage(height) @ grey.astype(np.float64) @ coverage(width).T
+
+
+def phash_reference(grey: np.ndarray) -> tuple[int, int]:
+    """(hash, decided): the DCT hash via scipy.fft.dct, and a mask of the bits it can vouch for.
+
+    A coefficient within 1e-9 (relative to the largest) of the median is a tie that rounding may
+    settle either way, so its bit is left out of `decided`.
+    """
+    low = scipy.fft.dct(scipy.fft.dct(box_average_reference(grey), axis=0), axis=1)[:8, :8].ravel()
+    median = np.median(low)
+    ties = np.abs(low - median) <= 1e-9 * np.abs(low).max()
+    value = sum(1 << (63 - i) for i in range(64) if low[i] > median)
+    decided = sum(1 << (63 - i) for i in range(64) if not ties[i])
+    return value, decided
+
+
+def random_hashes(count: int, seed: int) -> np.ndarray:
+    """`count` uniformly random uint64 values."""
+    return np.frombuffer(np.random.default_rng(seed).bytes(8 * count), np.uint64).copy()
+
+
+def near_pairs_reference(
+    hashes: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All pairs i < j in row-major order, their Hamming distances counted bit by bit, filtered."""
+    first, second = np.triu_indices(len(hashes), 1)
+    xor = (hashes[first] ^ hashes[second]).astype("<u8")
+    distance = np.unpackbits(xor.view(np.uint8)).reshape(-1, 64).sum(axis=1)
+    near = distance <= max_distance
+    return first[near], second[near], distance[near].astype(np.uint8)
 
 
 # Non-contiguous views of a 4-channel image: kernels must read them like their contiguous copy.

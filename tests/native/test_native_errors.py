@@ -25,11 +25,16 @@ def grey_stats(image=GREY, **kwargs):
     return _native.grey_stats(image, **kwargs)
 
 
+def phash(image=GREY):
+    return _native.phash(image)
+
+
 KERNELS = [
     pytest.param(letterbox, id="letterbox"),
     pytest.param(warp_crop, id="warp_crop"),
 ]
-ALL_KERNELS = [*KERNELS, pytest.param(grey_stats, id="grey_stats")]
+GREY_KERNELS = [pytest.param(grey_stats, id="grey_stats"), pytest.param(phash, id="phash")]
+ALL_KERNELS = [*KERNELS, *GREY_KERNELS]
 
 
 def test_native_error_is_a_value_error_in_the_bqat_tree():
@@ -61,16 +66,17 @@ def test_tensor_kernels_reject_five_channel_images(kernel):
         kernel(np.zeros((20, 30, 5), np.uint8))
 
 
+@pytest.mark.parametrize("kernel", GREY_KERNELS)
 @pytest.mark.parametrize("channels", [2, 3, 4])
-def test_grey_stats_reject_colour_images(channels):
-    with pytest.raises(NativeError, match=r"grey_stats: image must be H x W \(grey\)"):
-        grey_stats(np.zeros((20, 30, channels), np.uint8))
+def test_grey_kernels_reject_colour_images(kernel, channels):
+    with pytest.raises(NativeError, match=kernel.__name__ + r": image must be H x W \(grey\)"):
+        kernel(np.zeros((20, 30, channels), np.uint8))
 
 
 @pytest.mark.parametrize("kernel", ALL_KERNELS)
 @pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 5, 3), (0, 0)])
 def test_kernels_reject_empty_images(kernel, shape):
-    if kernel is grey_stats and len(shape) == 3:
+    if kernel in (grey_stats, phash) and len(shape) == 3:
         shape = shape[:2]
     with pytest.raises(NativeError, match="empty"):
         kernel(np.zeros(shape, np.uint8))
@@ -193,3 +199,21 @@ def test_tensor_kernels_reject_an_index_outside_the_batch(kernel, index):
 def test_grey_stats_reject_a_block_below_one(block):
     with pytest.raises(NativeError, match=f"block must be >= 1, got {block}"):
         grey_stats(block=block)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint32, np.float64, np.uint8, ">u8"])
+def test_near_pairs_reject_hashes_that_are_not_uint64(dtype):
+    with pytest.raises(NativeError, match=r"near_pairs: hashes must be uint64, got "):
+        _native.near_pairs(np.zeros(4, dtype), 3)
+
+
+@pytest.mark.parametrize("shape", [(), (4, 2), (1, 0)], ids=["0-d", "2-d", "2-d-empty"])
+def test_near_pairs_reject_hashes_that_are_not_1_d(shape):
+    with pytest.raises(NativeError, match=r"near_pairs: hashes must be 1-D, got shape \("):
+        _native.near_pairs(np.zeros(shape, np.uint64), 3)
+
+
+@pytest.mark.parametrize("max_distance", [-1, 33, 64, -(2**31)])
+def test_near_pairs_reject_a_max_distance_outside_0_to_32(max_distance):
+    with pytest.raises(NativeError, match=f"max_distance must be in 0..32, got {max_distance}"):
+        _native.near_pairs(np.zeros(4, np.uint64), max_distance)

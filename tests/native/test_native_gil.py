@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from native_reference import affine, random_image
+from native_reference import affine, random_hashes, random_image
 
 from bqat import _native
 
@@ -59,6 +59,7 @@ def test_the_harness_sees_no_progress_while_a_builtin_holds_the_gil(no_forced_sw
 
 COLOUR = random_image((1500, 1500, 3), seed=1)
 GREY = random_image((2000, 2000), seed=2)
+HASHES = random_hashes(200_000, seed=3)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +68,8 @@ GREY = random_image((2000, 2000), seed=2)
         pytest.param(lambda: _native.letterbox(COLOUR, 640, 640), id="letterbox"),
         pytest.param(lambda: _native.warp_crop(COLOUR, affine(5.0, 2.0), 512, 512), id="warp_crop"),
         pytest.param(lambda: _native.grey_stats(GREY), id="grey_stats"),
+        pytest.param(lambda: _native.phash(GREY), id="phash"),
+        pytest.param(lambda: _native.near_pairs(HASHES, 6), id="near_pairs"),
     ],
 )
 def test_native_kernels_let_the_main_thread_run_while_they_work(no_forced_switching, work):

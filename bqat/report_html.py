@@ -1,0 +1,284 @@
+"""The report page's own sections as HTML, placed at the top of Evidently's self-contained page.
+
+Every value from the data is escaped; images are data URIs; links are in-page anchors only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from bqat.exceptions import BqatError
+from bqat.measures import Measure
+
+if TYPE_CHECKING:
+    from bqat.report import ReportContent
+
+SHOWN_OUTLIERS = 50
+SHOWN_EXCLUDED = 20
+SHOWN_GROUPS = 100
+SHOWN_ERRORS = 200
+
+STYLE = """
+#bqat-report { font-family: system-ui, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+  color: #1d2433; margin: 24px 24px 8px; font-size: 14px; line-height: 1.45; }
+#bqat-report h1 { font-size: 24px; margin: 0 0 4px; }
+#bqat-report h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #d8dde6;
+  padding-bottom: 4px; }
+#bqat-report .sub { color: #5b6475; margin: 0 0 12px; }
+#bqat-report nav a { margin-right: 14px; color: #1b5fc1; text-decoration: none; }
+#bqat-report .cards { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+#bqat-report .card { border: 1px solid #d8dde6; border-radius: 6px; padding: 10px 16px;
+  min-width: 130px; background: #f7f9fc; }
+#bqat-report .card b { display: block; font-size: 22px; }
+#bqat-report table { border-collapse: collapse; width: 100%; margin: 6px 0; }
+#bqat-report th, #bqat-report td { border-bottom: 1px solid #e6e9ef; padding: 4px 8px;
+  text-align: left; vertical-align: top; }
+#bqat-report th { background: #f0f3f8; font-weight: 600; }
+#bqat-report .num { float: right; font-variant-numeric: tabular-nums; }
+#bqat-report img { border-radius: 3px; display: block; }
+#bqat-report .thumbs { display: flex; gap: 6px; flex-wrap: wrap; }
+#bqat-report .none { color: #8a93a3; font-style: italic; }
+#bqat-report code { font-size: 13px; }
+"""
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """How far one value of an outlier lies from the dataset's median, in interquartile ranges."""
+
+    column: str
+    value: Any
+    median: float
+    iqrs: float
+
+
+def render_page(content: ReportContent, distributions: str, version: str) -> str:
+    """Our sections inserted at the top of Evidently's page (`distributions`)."""
+    title = f"bqat report · {content.info.dataset_id}"
+    ours = f'<style>{STYLE}</style><div id="bqat-report">{_sections(content, version)}</div>'
+    for marker, addition in (("<head>", f"<title>{escape(title)}</title>"), ("<body>", ours)):
+        if distributions.count(marker) != 1:
+            raise BqatError(f"Evidently's page changed: expected one {marker} in it")
+        distributions = distributions.replace(marker, marker + addition, 1)
+    return distributions
+
+
+def _sections(content: ReportContent, version: str) -> str:
+    info = content.info
+    outliers = (content.outliers or {}).get("outliers", [])
+    exact = [g for g in content.duplicates if g.kind == "exact"]
+    near = [g for g in content.duplicates if g.kind == "near"]
+    cards = [
+        ("samples assessed", info.rows),
+        ("errors", info.errors),
+        ("outliers", len(outliers) if content.outliers else "not run"),
+        ("exact duplicate groups", len(exact)),
+        ("near-duplicate groups", len(near)),
+    ]
+    return "".join(
+        [
+            f"<h1>Quality report · {escape(info.dataset_id)}</h1>",
+            f'<p class="sub">{escape(info.modality)} samples · dataset created '
+            f"{info.created:%Y-%m-%d %H:%M} UTC · report generated "
+            f"{content.generated_at:%Y-%m-%d %H:%M} UTC by bqat {escape(version)}</p>",
+            "<nav>"
+            + "".join(
+                f'<a href="#{anchor}">{label}</a>'
+                for anchor, label in (
+                    ("bqat-outliers", "Outliers"),
+                    ("bqat-duplicates", "Duplicates"),
+                    ("bqat-errors", "Errors"),
+                    ("bqat-columns", "Columns"),
+                    ("bqat-distributions", "Distributions"),
+                )
+            )
+            + "</nav>",
+            '<div class="cards">'
+            + "".join(f'<div class="card"><b>{v}</b>{escape(k)}</div>' for k, v in cards)
+            + "</div>",
+            _outliers_section(content),
+            _duplicates_section(content),
+            _errors_section(content),
+            _columns_section(content),
+            '<h2 id="bqat-distributions">Distributions</h2>'
+            f'<p class="sub">Drawn by Evidently from {content.sampled_rows} of {info.rows} rows '
+            "(a seeded random sample when there are more). Each panel says what the measure "
+            "is and its unit.</p>",
+        ]
+    )
+
+
+def _outliers_section(content: ReportContent) -> str:
+    head = '<h2 id="bqat-outliers">Outliers</h2>'
+    result = content.outliers
+    if result is None:
+        return head + '<p class="none">No outlier detection has run on this dataset yet.</p>'
+    flagged = result["outliers"]
+    intro = (
+        f"<p>Detector <b>{escape(result['detector'])}</b> on {len(result['columns'])} "
+        f"robust-scaled columns; the {result['contamination']:.0%} highest scores of "
+        f"{result['rows']} rows are flagged ({len(flagged)}). Rows missing a value are not "
+        f"scored ({len(result['excluded'])}).</p>"
+    )
+    if result.get("note"):
+        intro += f'<p class="none">{escape(result["note"])}</p>'
+    rows = [
+        [
+            _num(o["rank"]),
+            _thumb(content.thumbnails.get(o["file"])),
+            f"<code>{escape(o['file'])}</code>",
+            _num(o["score"]),
+            "<br>".join(
+                f"{escape(d.column)} = {escape(_value(d.value))} (median {d.median:.4g}, "
+                f"{d.iqrs:+.1f} IQR)"
+                for d in content.deviations.get(o["file"], [])
+            ),
+        ]
+        for o in flagged[:SHOWN_OUTLIERS]
+    ]
+    table = _table(["rank", "sample", "file", "score", "most unusual values"], rows)
+    more = _more(len(flagged), SHOWN_OUTLIERS, "outliers", "GET /scan/{id}/outliers")
+    excluded = result["excluded"][:SHOWN_EXCLUDED]
+    missing = (
+        "<p>Not scored (missing values):</p>"
+        + _table(
+            ["file", "reason"],
+            [[f"<code>{escape(e['file'])}</code>", escape(e["reason"])] for e in excluded],
+        )
+        + _more(len(result["excluded"]), SHOWN_EXCLUDED, "rows", "GET /scan/{id}/outliers")
+        if excluded
+        else ""
+    )
+    return head + intro + (table if rows else "") + more + missing
+
+
+def _duplicates_section(content: ReportContent) -> str:
+    head = (
+        '<h2 id="bqat-duplicates">Duplicates</h2><p>Exact: files with the same content '
+        "(sha256). Near: images whose 64-bit perceptual hashes differ in a few bits "
+        "(re-encoded, resized or retouched copies); distance is the largest difference in bits "
+        "between two members.</p>"
+    )
+    groups = content.duplicates
+    if not groups:
+        return head + '<p class="none">No duplicates found.</p>'
+    rows = [
+        [
+            escape(group.kind),
+            _num(group.distance),
+            _num(len(group.files)),
+            '<div class="thumbs">'
+            + "".join(
+                _thumb(content.thumbnails[f], 64) for f in group.files if f in content.thumbnails
+            )
+            + "</div>",
+            "<br>".join(f"<code>{escape(f)}</code>" for f in group.files),
+        ]
+        for group in groups[:SHOWN_GROUPS]
+    ]
+    table = _table(["kind", "distance", "files", "samples", "names"], rows)
+    return head + table + _more(len(groups), SHOWN_GROUPS, "groups", "GET /scan/{id}/duplicates")
+
+
+def _errors_section(content: ReportContent) -> str:
+    head = '<h2 id="bqat-errors">Errors</h2>'
+    errors = content.errors
+    if not errors:
+        return head + '<p class="none">Every file was assessed.</p>'
+    rows = [
+        [f"<code>{escape(e['file'])}</code>", escape(e["reason"])] for e in errors[:SHOWN_ERRORS]
+    ]
+    return (
+        head
+        + f"<p>{_count(len(errors), 'file')} could not be assessed.</p>"
+        + _table(["file", "reason"], rows)
+        + _more(len(errors), SHOWN_ERRORS, "errors", "GET /scan/{id}/errors")
+    )
+
+
+def _columns_section(content: ReportContent) -> str:
+    rows = [
+        [
+            f"<code>{escape(measure.name)}</code>",
+            escape(measure.description),
+            escape(measure.unit or ""),
+            escape(range_text(measure.range)),
+            escape(direction_text(measure)),
+            _num(content.counts.get(measure.name)),
+            escape(_spread_text(measure.name, content)),
+        ]
+        for measure in content.measures
+    ]
+    return (
+        '<h2 id="bqat-columns">Columns</h2><p>Every declared measure, with its values over all '
+        "stored rows.</p>"
+        + _table(["column", "description", "unit", "range", "better", "count", "values"], rows)
+    )
+
+
+def _spread_text(column: str, content: ReportContent) -> str:
+    if column in content.shares:
+        return " · ".join(f"{label} {share:.0%}" for label, share in content.shares[column])
+    stats = content.summary.get(column)
+    if not stats:
+        return ""
+    return " · ".join(f"{k} {_value(stats[k])}" for k in ("min", "median", "max"))
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _thumb(uri: str | None, side: int = 112) -> str:
+    if uri is None:
+        return '<span class="none">file changed or gone</span>'
+    return f'<img src="{uri}" alt="" style="max-width:{side}px;max-height:{side}px">'
+
+
+def _num(value: object) -> str:
+    return f'<span class="num">{escape(_value(value))}</span>'
+
+
+def _value(value: object) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def range_text(declared: tuple[float | None, float | None] | None) -> str:
+    """A declared range as text, '' when open on both sides."""
+    low, high = declared or (None, None)
+    if low is None and high is None:
+        return ""
+    return f"{'-∞' if low is None else f'{low:g}'} to {'∞' if high is None else f'{high:g}'}"
+
+
+def direction_text(measure: Measure) -> str:
+    return measure.direction.replace("_", " ") if measure.direction != "none" else ""
+
+
+def caption(measure: Measure) -> str:
+    """What a measure is, its unit, range and which way is better, in one sentence or three."""
+    parts = [measure.description]
+    if measure.unit:
+        parts.append(f"Unit: {measure.unit}.")
+    if measure.range is not None:
+        parts.append(f"Range: {range_text(measure.range)}.")
+    if direction_text(measure):
+        parts.append(direction_text(measure).capitalize() + ".")
+    return " ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _more(total: int, shown: int, what: str, route: str) -> str:
+    if total <= shown:
+        return ""
+    return f'<p class="sub">{total - shown} more {what}: {escape(route)}.</p>'

@@ -1,0 +1,52 @@
+"""Small JPEG thumbnails of stored samples, as data URIs for self-contained reports.
+
+A stored row names its file relative to the folder it was scanned from; the dataset remembers
+those folders. A file is shown only when it still has the content that was assessed (same
+sha256): a thumbnail of a file changed since would show what was not measured.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import cv2
+
+from bqat.decode import decode_image
+from bqat.exceptions import InputError
+from bqat.hashing import file_sha256
+
+THUMBNAIL_SIDE = 112
+JPEG_QUALITY = 80
+
+
+def sample_path(sources: list[Path], file: str, sha256: str | None) -> Path | None:
+    """The file named `file` in one of `sources` whose content hashes to `sha256`, or None."""
+    if sha256 is None:
+        return None
+    for source in reversed(sources):  # the latest scan is the likeliest to still hold it
+        candidate = source / file
+        if not candidate.resolve().is_relative_to(source.resolve()):
+            continue
+        try:
+            if candidate.is_file() and file_sha256(candidate) == sha256:
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def thumbnail_uri(path: Path, side: int = THUMBNAIL_SIDE) -> str | None:
+    """The image at `path` made to fit `side` x `side`, as a JPEG data URI; None if undecodable."""
+    try:
+        pixels = decode_image(path).pixels
+    except (InputError, OSError):
+        return None
+    scale = min(1.0, side / max(pixels.shape[:2]))
+    if scale < 1.0:
+        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")

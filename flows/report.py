@@ -1,0 +1,17 @@
+"""`build-report`: the dataset's HTML quality report, linked from the Prefect UI."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from bqat.report import write_report
+from flows.artifacts import publish_link
+
+
+@flow(name="build-report")
+def build_report(dataset_id: str) -> str:
+    """Build and store the report; returns its path."""
+    path = write_report(dataset_id)
+    publish_link("report", dataset_id, f"/scan/{dataset_id}/report", f"Report of {dataset_id}")
+    get_run_logger().info("report of %s: %s (%d bytes)", dataset_id, path, path.stat().st_size)
+    return str(path)

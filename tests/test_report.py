@@ -1,0 +1,236 @@
+"""The HTML report of a scanned dataset: its sections, thumbnails, and that it works offline."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from bqat.ingest import discover
+from bqat.measures import measures
+from bqat.outliers import detect, write_outliers
+from bqat.report import write_report
+from bqat.report_html import caption
+from bqat.scanning import assess_batch, plan
+from bqat.store import Store
+from bqat.thumbnails import THUMBNAIL_SIDE, sample_path
+
+URL_ATTRIBUTES = {"src", "href", "srcset", "poster", "data", "action", "formaction", "background"}
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""")
+
+
+class Links(HTMLParser):
+    """Every URL the page's markup and stylesheets would load or link to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: set[str] = set()
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "srcset":
+                self.urls.extend(u.strip().split(" ")[0] for u in value.split(", "))
+            elif name in URL_ATTRIBUTES or name.endswith(":href"):
+                self.urls.append(value.strip())
+            if name == "style":
+                self.urls.extend(a or b for a, b in CSS_URL.findall(value))
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.urls.extend(a or b for a, b in CSS_URL.findall(data))
+
+
+@pytest.fixture(scope="module")
+def scanned(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A face dataset with a byte copy, a half-size copy and a broken file; (report, folder)."""
+    home = tmp_path_factory.mktemp("home")
+    folder = tmp_path_factory.mktemp("faces")
+    for path in sorted((samples / "face").glob("*.jpg")):
+        shutil.copy(path, folder / path.name)
+    shutil.copy(folder / "268284860_1.jpg", folder / "byte_copy.jpg")
+    image = cv2.imread(str(folder / "271207560_1.jpg"))
+    half = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), cv2.INTER_AREA)
+    cv2.imwrite(str(folder / "half_size.jpg"), half, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    (folder / "broken.jpg").write_bytes(b"these bytes are no image")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BQAT_HOME", str(home))
+        from bqat.settings import get_settings
+
+        get_settings.cache_clear()
+        store = Store()
+        store.create_dataset("faces", "face")
+        store.add_source("faces", folder)
+        work = plan(store, "faces", discover(folder, "face")).work
+        assess_batch(store, "faces", "face", work, {})
+        write_outliers(detect("faces", contamination=0.2))
+        path = write_report("faces")
+        get_settings.cache_clear()
+    return path, folder
+
+
+def section(html: str, anchor: str) -> str:
+    start = html.index(f'id="{anchor}"')
+    end = html.find('<h2 id="', start + 1)
+    return html[start:end]
+
+
+def test_the_page_loads_nothing_from_any_other_host(scanned):
+    html = scanned[0].read_text()
+    links = Links()
+    links.feed(html)
+    assert links.urls, "the parser found no URL at all: it would pass any page"
+    assert all(u.startswith(("data:", "#")) for u in links.urls), {
+        u[:80] for u in links.urls if not u.startswith(("data:", "#"))
+    }
+    assert "iframe" not in links.tags
+    assert not re.search(r"<script[^>]+src=", html)
+
+
+def test_the_outlier_table_embeds_thumbnails_of_the_flagged_samples(scanned):
+    html, folder = scanned[0].read_text(), scanned[1]
+    outliers = section(html, "bqat-outliers")
+    rows = re.findall(
+        r'<img src="data:image/jpeg;base64,([^"]+)"[^>]*></td><td><code>([^<]+)', outliers
+    )
+    assert len(rows) == 2  # 20 % of 9 rows
+    for encoded, file in rows:
+        thumb = cv2.imdecode(np.frombuffer(base64.b64decode(encoded), np.uint8), cv2.IMREAD_COLOR)
+        original = cv2.imread(str(folder / file))
+        assert max(thumb.shape[:2]) == THUMBNAIL_SIDE
+        ratio = (original.shape[1] / original.shape[0]) / (thumb.shape[1] / thumb.shape[0])
+        assert abs(ratio - 1) < 0.02
+        small = cv2.resize(original, thumb.shape[1::-1], interpolation=cv2.INTER_AREA)
+        assert np.abs(small.astype(int) - thumb.astype(int)).mean() < 6  # the same picture
+
+
+def test_duplicates_errors_and_columns_are_listed(scanned):
+    html = scanned[0].read_text()
+    duplicates = section(html, "bqat-duplicates")
+    exact = re.search(r"<td>exact</td>.*?</tr>", duplicates).group(0)
+    assert "<code>268284860_1.jpg</code><br><code>byte_copy.jpg</code>" in exact
+    near = re.search(r"<td>near</td>.*?</tr>", duplicates).group(0)
+    assert "<code>271207560_1.jpg</code><br><code>half_size.jpg</code>" in near
+    assert near.count("data:image/jpeg") == 2
+    errors = section(html, "bqat-errors")
+    assert "<code>broken.jpg</code>" in errors and "not a supported image" in errors
+    columns = section(html, "bqat-columns")
+    for measure in measures("face"):
+        assert f"<code>{measure.name}</code>" in columns
+
+
+def test_each_distribution_panel_carries_the_declared_description_and_unit(scanned):
+    html = scanned[0].read_text()
+    dashboard = json.loads(re.search(r"var metric_\w+ = (\{.*?\});\n", html, re.S).group(1))
+    panels = {}
+
+    def walk(widget):
+        if widget.get("type") == "rich_data":
+            panels[widget["params"]["header"]] = widget["params"]["description"]
+        for child in widget.get("widgets") or []:
+            walk(child)
+
+    for widget in dashboard["widgets"]:
+        walk(widget)
+    distributed = [m for m in measures("face") if m.type in ("integer", "number", "boolean")]
+    assert set(panels) >= {m.name for m in distributed}
+    brightness = next(m for m in measures("face") if m.name == "brightness")
+    assert panels["brightness"] == caption(brightness)
+    assert (
+        "Unit: grey level." in panels["brightness"] and "Range: 0 to 255." in panels["brightness"]
+    )
+    assert list(panels) == [m.name for m in measures("face") if m.name in panels]  # record order
+
+
+def test_a_thumbnail_is_shown_only_for_the_content_that_was_assessed(tmp_path):
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    sample = source / "sub" / "a.jpg"
+    sample.write_bytes(b"first")
+    digest = hashlib.sha256(b"first").hexdigest()
+    assert sample_path([source], "sub/a.jpg", digest) == sample
+    assert sample_path([tmp_path / "elsewhere", source], "sub/a.jpg", digest) == sample
+    (tmp_path / "outside.jpg").write_bytes(b"first")
+    assert sample_path([source], "../outside.jpg", digest) is None  # not inside a source
+    assert sample_path([source], "sub/a.jpg", None) is None
+    sample.write_bytes(b"changed since the scan")
+    assert sample_path([source], "sub/a.jpg", digest) is None
+
+
+def page_requests(net_log: Path) -> list[str]:
+    """URLs the page itself asked for (the browser's own background requests left out)."""
+    log = json.loads(net_log.read_text())
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    return [
+        event["params"]["url"]
+        for event in log["events"]
+        if event["type"] == start and "file://" in event["params"].get("network_isolation_key", "")
+    ]
+
+
+def offline_chromium(chromium: str, folder: Path, *extra: str) -> list[str]:
+    """Headless Chromium with no host resolvable, logging the page's requests to net.json."""
+    return [
+        chromium,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--disable-background-networking",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--log-net-log={folder / 'net.json'}",
+        "--virtual-time-budget=15000",
+        f"--user-data-dir={folder / 'profile'}",
+        *extra,
+    ]
+
+
+@pytest.mark.timeout(300)
+def test_chromium_renders_the_report_with_every_host_unreachable(chromium, scanned, tmp_path):
+    report = scanned[0].as_uri()
+    browser = offline_chromium(chromium, tmp_path, "--window-size=1280,2400")
+    dom = subprocess.run(
+        [*browser, "--dump-dom", report], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "Quality report · faces" in dom
+    assert "Mean grey level of the whole image." in dom  # drawn by Evidently's scripts
+    requests = page_requests(tmp_path / "net.json")
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [*browser, f"--screenshot={shot}", report], timeout=120, check=True, capture_output=True
+    )
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.shape == (2400, 1280) and pixels.std() > 20, "a blank page"
+    keep = os.environ.get("BQAT_KEEP_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / "report.png").write_bytes(shot.read_bytes())
+
+
+def test_page_requests_sees_what_a_page_asks_of_another_host(chromium, tmp_path):
+    """The network-log reading above finds a request when there is one."""
+    page = tmp_path / "external.html"
+    page.write_text('<img src="https://example.com/x.png">')
+    browser = offline_chromium(chromium, tmp_path, "--dump-dom", page.as_uri())
+    subprocess.run(browser, capture_output=True, timeout=120)
+    assert "https://example.com/x.png" in page_requests(tmp_path / "net.json")
