@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -122,6 +123,19 @@ def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_al
         expected = [f"in/{images[0].name}", f"in/{images[1].name}", "one.jpg"]
         assert [r["file"] for r in rows] == expected
         assert all(r["face_count"] == 1 for r in rows)
+        results = f"{api}/scan/{uploaded.json()['dataset_id']}"
+        outliers = httpx.get(f"{results}/outliers").json()  # ran at the end of the scan
+        assert (outliers["detector"], outliers["rows"]) == ("ECOD", 3)
+        duplicates = httpx.get(f"{results}/duplicates").json()["groups"]
+        assert {"kind": "exact", "files": [expected[0], "one.jpg"], "distance": 0} in duplicates
+        report = httpx.get(f"{results}/report")
+        assert report.status_code == 200 and "Quality report" in report.text
+        exact_row = re.search(r"<td>exact</td>.*?</tr>", report.text).group(0)
+        assert "data:image/jpeg;base64," in exact_row  # a thumbnail of the uploaded file
+        rebuilt = httpx.post(f"{results}/report")
+        assert rebuilt.status_code == 202, rebuilt.text
+        assert wait_for_task(api, rebuilt.json()["tid"], timeout_s=120)["state"] == "COMPLETED"
+        assert httpx.get(f"{results}/report").status_code == 200
         assert (tmp_path / "home" / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
 
         schedule = subprocess.run(
