@@ -3,7 +3,8 @@
 Prints: (1) the store's ingestion rate for 1 000 000 generated face rows (dict records, 10 000
 per append, the path a scan uses), (2) the p50/p95 of a profiles page query (random offset,
 limit 50, a random order among four columns) on those rows, before and after compaction,
-(3) the throughput and peak RSS of a scan of generated images in a separate process.
+(3) the time to find duplicates, detect outliers and build the HTML report on those rows,
+(4) the throughput and peak RSS of a scan of generated images in a separate process.
 Targets: ingestion >= 50 000 rows/s, page p95 < 50 ms, scan RSS flat (< 1.5 GB).
 Run: make bench-scan (or .venv/bin/python bench/scan.py [--rows N] [--images N]).
 """
@@ -24,6 +25,10 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
+from bqat.duplicates import find_duplicates
+from bqat.outliers import detect, write_outliers
+from bqat.phash import PHASH_COLUMN
+from bqat.report import build_report
 from bqat.store import Store
 from bqat.store.schema import measure_columns
 
@@ -43,6 +48,8 @@ def generated_rows(count: int, start: int, rng: np.random.Generator) -> list[dic
                 row[name] = int(rng.integers(0, 1000))
             elif pa.types.is_boolean(kind):
                 row[name] = bool(rng.integers(0, 2))
+            elif name == PHASH_COLUMN:
+                row[name] = f"{int(rng.integers(0, 2**63)):016x}"
             else:
                 row[name] = "Forward"
         rows.append(row)
@@ -70,7 +77,10 @@ def store_numbers(root: Path, total: int) -> None:
     template = generated_rows(10_000, 0, rng)
     elapsed = 0.0
     for start in range(0, total, 10_000):
-        batch = [{**row, "file": f"{start + i:08d}.jpg"} for i, row in enumerate(template)]
+        batch = [
+            {**row, "file": f"{start + i:08d}.jpg", "sha256": f"{start + i:064x}"}
+            for i, row in enumerate(template)
+        ]
         began = time.perf_counter()
         store.append("bench", rows=batch)
         elapsed += time.perf_counter() - began
@@ -96,6 +106,24 @@ def store_numbers(root: Path, total: int) -> None:
     print(
         "page query right after a 16-row batch lands (snapshot extended, order re-sorted): "
         f"{(time.perf_counter() - began) * 1e3:.0f} ms"
+    )
+    report_numbers(store, total)
+
+
+def report_numbers(store: Store, total: int) -> None:
+    began = time.perf_counter()
+    groups = find_duplicates("bench", store=store)
+    print(
+        f"duplicates of {total} rows: {len(groups)} groups in {time.perf_counter() - began:.1f} s"
+    )
+    began = time.perf_counter()
+    write_outliers(detect("bench", store=store))
+    print(f"outliers (ECOD) of {total} rows: {time.perf_counter() - began:.1f} s")
+    began = time.perf_counter()
+    html = build_report("bench", store)
+    print(
+        f"report of {total} rows: {time.perf_counter() - began:.1f} s, "
+        f"{len(html) / 1e6:.1f} MB of HTML"
     )
 
 
@@ -149,6 +177,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
+        os.environ["BQAT_HOME"] = work  # the outliers JSON the report reads
         store_numbers(Path(work) / "store", args.rows)
     if args.images == 0:
         return

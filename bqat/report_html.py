@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 SHOWN_OUTLIERS = 50
 SHOWN_EXCLUDED = 20
 SHOWN_GROUPS = 100
+SHOWN_NAMES = 12  # per duplicate group
 SHOWN_ERRORS = 200
 
 STYLE = """
@@ -175,7 +176,12 @@ def _duplicates_section(content: ReportContent) -> str:
                 _thumb(content.thumbnails[f], 64) for f in group.files if f in content.thumbnails
             )
             + "</div>",
-            "<br>".join(f"<code>{escape(f)}</code>" for f in group.files),
+            "<br>".join(f"<code>{escape(f)}</code>" for f in group.files[:SHOWN_NAMES])
+            + (
+                f"<br>and {len(group.files) - SHOWN_NAMES} more"
+                if len(group.files) > SHOWN_NAMES
+                else ""
+            ),
         ]
         for group in groups[:SHOWN_GROUPS]
     ]
