@@ -9,6 +9,7 @@ Evidently takes 3-4 s to import, so it is imported when a report is built.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +30,15 @@ from bqat.report_html import Deviation, caption, render_page
 from bqat.store import DatasetInfo, Store
 from bqat.thumbnails import sample_path, thumbnail_uri
 
+EMPTY_PAGE = (
+    '<!DOCTYPE html>\n<html lang="en"><head><meta charset="UTF-8"></head><body></body></html>'
+)
 MAX_ROWS = 100_000  # rows given to Evidently for the distributions; more are sampled (seeded)
 THUMBNAILED_OUTLIERS = 24
 THUMBNAILED_GROUPS = 20
 THUMBNAILS_PER_GROUP = 4
 SHOWN_DEVIATIONS = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,13 @@ def build_report(dataset_id: str, store: Store | None = None) -> str:
     """The report page of the dataset, as HTML text."""
     store = store or Store()
     content = gather(dataset_id, store)
-    distributions = _distributions(dataset_id, content, store)
-    return render_page(content, distributions, __version__)
+    try:
+        distributions = _distributions(dataset_id, content, store)
+        note = None if distributions else "No measure holds a value yet: nothing to draw."
+    except Exception as exc:  # Evidently on unusual data: the rest of the report still stands
+        log.warning("Evidently could not draw %s", dataset_id, exc_info=True)
+        distributions, note = None, f"Evidently could not draw the distributions: {exc}"
+    return render_page(content, distributions or EMPTY_PAGE, __version__, note)
 
 
 def write_report(dataset_id: str, store: Store | None = None) -> Path:
@@ -158,8 +168,8 @@ def _deviations(
     return found
 
 
-def _distributions(dataset_id: str, content: ReportContent, store: Store) -> str:
-    """Evidently's data summary page of the measures with a distribution, captions added."""
+def _distributions(dataset_id: str, content: ReportContent, store: Store) -> str | None:
+    """Evidently's data summary page of the measures with values, captioned; None if none has."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.core.metric_types import render_widgets
     from evidently.legacy.renderers.html_widgets import group_widget
@@ -168,12 +178,18 @@ def _distributions(dataset_id: str, content: ReportContent, store: Store) -> str
     numeric = [m.name for m in content.measures if m.type in ("integer", "number")]
     categorical = [m.name for m in content.measures if m.type == "boolean" or m.values]
     table = store.table(dataset_id, numeric + categorical)
+    drawable = {c for c in table.column_names if table.column(c).null_count < table.num_rows}
+    if not drawable:
+        return None
+    numeric = [c for c in numeric if c in drawable]
+    categorical = [c for c in categorical if c in drawable]
+    table = table.select(numeric + categorical)
     if table.num_rows > MAX_ROWS:
         keep = np.random.default_rng(0).choice(table.num_rows, MAX_ROWS, replace=False)
         table = table.take(pa.array(np.sort(keep)))
     frame = table.to_pandas()
-    for column in categorical:  # Evidently wants labels, not Python booleans and None
-        frame[column] = frame[column].astype("string")
+    for column in categorical:  # Evidently wants text labels; pandas' NA breaks it, None does not
+        frame[column] = [None if v is None else str(v) for v in table.column(column).to_pylist()]
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     snapshot = Report([DataSummaryPreset()]).run(
         Dataset.from_pandas(frame, data_definition=definition), None

@@ -56,10 +56,12 @@ class Deviation:
     iqrs: float
 
 
-def render_page(content: ReportContent, distributions: str, version: str) -> str:
-    """Our sections inserted at the top of Evidently's page (`distributions`)."""
+def render_page(content: ReportContent, distributions: str, version: str, note: str | None) -> str:
+    """Our sections inserted at the top of Evidently's page (`distributions`); `note` says why
+    that page is empty when it is."""
     title = f"bqat report · {content.info.dataset_id}"
-    ours = f'<style>{STYLE}</style><div id="bqat-report">{_sections(content, version)}</div>'
+    sections = _sections(content, version, note)
+    ours = f'<style>{STYLE}</style><div id="bqat-report">{sections}</div>'
     for marker, addition in (("<head>", f"<title>{escape(title)}</title>"), ("<body>", ours)):
         if distributions.count(marker) != 1:
             raise BqatError(f"Evidently's page changed: expected one {marker} in it")
@@ -67,7 +69,7 @@ def render_page(content: ReportContent, distributions: str, version: str) -> str
     return distributions
 
 
-def _sections(content: ReportContent, version: str) -> str:
+def _sections(content: ReportContent, version: str, note: str | None) -> str:
     info = content.info
     outliers = (content.outliers or {}).get("outliers", [])
     exact = [g for g in content.duplicates if g.kind == "exact"]
@@ -105,9 +107,13 @@ def _sections(content: ReportContent, version: str) -> str:
             _errors_section(content),
             _columns_section(content),
             '<h2 id="bqat-distributions">Distributions</h2>'
-            f'<p class="sub">Drawn by Evidently from {content.sampled_rows} of {info.rows} rows '
-            "(a seeded random sample when there are more). Each panel says what the measure "
-            "is and its unit.</p>",
+            + (
+                f'<p class="none">{escape(note)}</p>'
+                if note
+                else f'<p class="sub">Drawn by Evidently from {content.sampled_rows} of '
+                f"{info.rows} rows (a seeded random sample when there are more). Each panel "
+                "says what the measure is and its unit.</p>"
+            ),
         ]
     )
 

@@ -6,6 +6,7 @@ from prefect import flow, get_run_logger
 
 from bqat.outliers import DEFAULT_CONTAMINATION, DEFAULT_DETECTOR, detect, write_outliers
 from flows.artifacts import publish_link
+from flows.report import build_report
 
 
 @flow(name="detect-outliers")
@@ -14,7 +15,9 @@ def detect_outliers(
     detector: str = DEFAULT_DETECTOR,
     columns: list[str] | None = None,
     contamination: float = DEFAULT_CONTAMINATION,
+    report: bool = True,
 ) -> dict[str, object]:
+    """Detect and store the outliers; with `report`, rebuild the report, which shows them."""
     result = detect(dataset_id, detector, columns, contamination)
     write_outliers(result)
     publish_link(
@@ -30,4 +33,6 @@ def detect_outliers(
         result.rows,
         len(result.excluded),
     )
+    if report:
+        build_report(dataset_id)
     return result.to_json()

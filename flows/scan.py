@@ -116,10 +116,12 @@ def scan_dataset(
     compact_store(dataset_id)
     # So that GET /scan/{id}/outliers and /report answer as soon as the scan ends. Their failure
     # is logged, not raised: the rows are stored, and each can be run again on its own.
-    for follow_up in (detect_outliers, build_report):
-        state = follow_up(dataset_id, return_state=True)
+    for state in (
+        detect_outliers(dataset_id, report=False, return_state=True),
+        build_report(dataset_id, return_state=True),
+    ):
         if state.is_failed() or state.is_crashed():
-            logger.warning("%s of %s failed: %s", follow_up.name, dataset_id, state.message)
+            logger.warning("after the scan of %s: %s", dataset_id, state.message)
     summary = ScanSummary(
         dataset_id=dataset_id,
         discovered=total,

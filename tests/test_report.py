@@ -20,7 +20,7 @@ from PIL import Image
 from bqat.ingest import discover
 from bqat.measures import measures
 from bqat.outliers import detect, write_outliers
-from bqat.report import write_report
+from bqat.report import build_report, write_report
 from bqat.report_html import caption
 from bqat.scanning import assess_batch, plan
 from bqat.store import Store
@@ -234,3 +234,31 @@ def test_page_requests_sees_what_a_page_asks_of_another_host(chromium, tmp_path)
     browser = offline_chromium(chromium, tmp_path, "--dump-dom", page.as_uri())
     subprocess.run(browser, capture_output=True, timeout=120)
     assert "https://example.com/x.png" in page_requests(tmp_path / "net.json")
+
+
+def test_datasets_without_values_still_get_a_report(tmp_path):
+    store = Store(tmp_path / "store")
+    store.create_dataset("broken", "face")
+    store.append("broken", errors=[{"file": "x.jpg", "sha256": None, "reason": "not an image"}])
+    html = build_report("broken", store)
+    assert "<code>x.jpg</code>" in section(html, "bqat-errors")
+    assert "No measure holds a value yet" in html
+    store.create_dataset("sparse", "face")
+    store.append("sparse", rows=[{"file": "a.jpg", "sha256": "a" * 64, "brightness": 3.0}])
+    sparse = build_report("sparse", store)
+    assert '"header": "brightness"' in sparse and '"header": "contrast"' not in sparse
+
+
+def test_a_failure_of_evidently_leaves_the_rest_of_the_report(tmp_path, monkeypatch):
+    import evidently
+
+    def fail(*args, **kwargs):
+        raise ValueError("a shape Evidently cannot handle")
+
+    monkeypatch.setattr(evidently.Report, "run", fail)
+    store = Store(tmp_path / "store")
+    store.create_dataset("ds", "face")
+    store.append("ds", rows=[{"file": "a.jpg", "sha256": "a" * 64, "brightness": 3.0}])
+    html = build_report("ds", store)
+    assert "Evidently could not draw the distributions: a shape Evidently cannot" in html
+    assert "<code>brightness</code>" in section(html, "bqat-columns")

@@ -131,7 +131,7 @@ def outliers(request: Request, dataset_id: str) -> dict[str, Any]:
 
 @post(
     "/scan/{dataset_id:str}/outliers",
-    summary="Detect outliers again with other options",
+    summary="Detect outliers again with other options (the report is rebuilt with them)",
     status_code=HTTP_202_ACCEPTED,
 )
 async def rerun_outliers(request: Request, dataset_id: str, data: OutlierRequest) -> TaskStarted:
