@@ -78,6 +78,24 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
+def screenshot_shows_a_page():
+    """A function asserting a browser screenshot is (height, width) and not blank; it is kept
+    in the folder BQAT_KEEP_SCREENSHOTS when that is set, for a person to look at."""
+    import numpy as np
+    from PIL import Image
+
+    def check(shot: Path, size: tuple[int, int]) -> None:
+        pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+        assert pixels.shape == size and pixels.std() > 20, "a blank page"
+        keep = os.environ.get("BQAT_KEEP_SCREENSHOTS")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            (Path(keep) / shot.name).write_bytes(shot.read_bytes())
+
+    return check
+
+
+@pytest.fixture(scope="session")
 def free_port():
     """A function returning a TCP port that is free on 127.0.0.1 right now."""
     import socket

@@ -241,3 +241,12 @@ STRIDED_VIEWS = [
     pytest.param(lambda im: im[:, :, 1], id="one-channel-as-grey"),
     pytest.param(lambda im: im[:, :, 2:3], id="one-channel-hxwx1"),
 ]
+
+# Non-contiguous grey views of a 3-channel image, for the kernels that take grey images.
+GREY_VIEWS = [
+    pytest.param(lambda im: im[::2, 1:-1, 0], id="every-other-row-cropped-columns"),
+    pytest.param(lambda im: im[::-1, ::-3, 1], id="flipped-strided"),
+    pytest.param(lambda im: im[:, :, 2], id="one-channel-of-colour"),
+    pytest.param(lambda im: im[:, :, 0].T, id="transposed"),
+    pytest.param(lambda im: im[3:50:3, ::5, 1:2], id="strided-hxwx1"),
+]
