@@ -231,7 +231,11 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
             if b"worker\x00start" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(workers) == 1
-        for pid in [workers[0], *descendants(workers[0])]:
+        scanning = [workers[0], *descendants(workers[0])]  # the worker and its flow run
+        assert len(scanning) >= 2
+        assert {os.sched_getscheduler(pid) for pid in scanning} == {os.SCHED_IDLE}
+        assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER  # serve, the API, Prefect
+        for pid in scanning:
             os.kill(pid, signal.SIGKILL)  # the machine running the worker is gone
         task = wait_for_task(api, tid, timeout_s=300)
         assert task["state"] == "CRASHED", task
