@@ -127,6 +127,7 @@ def _thumbnails(files: list[str], dataset_id: str, store: Store) -> dict[str, st
         return {}
     sources = store.sources(dataset_id)
     table = store.table(dataset_id, ["file", "sha256"])
+    table = table.filter(pc.is_in(table.column("file"), value_set=pa.array(files)))
     names, hashes = table.column("file").to_pylist(), table.column("sha256").to_pylist()
     digests = dict(zip(names, hashes, strict=True))
     found = {}
