@@ -18,6 +18,20 @@ if "BQAT_MODEL_DIR" not in os.environ and (SHARED / "models").is_dir():
     os.environ["BQAT_MODEL_DIR"] = str(SHARED / "models")
 
 
+# Prefect, where a test starts it, stays offline and quiet.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One temporary Prefect server (SQLite) for the whole session, started on first use."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():
