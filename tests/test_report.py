@@ -257,3 +257,12 @@ def test_a_failure_of_evidently_leaves_the_rest_of_the_report(tmp_path, monkeypa
     html = build_report("ds", store)
     assert "Evidently could not draw the distributions: a shape Evidently cannot" in html
     assert "<code>brightness</code>" in section(html, "bqat-columns")
+
+
+def test_a_large_duplicate_group_shows_its_first_names_and_counts_the_rest(tmp_path):
+    store = Store(tmp_path / "store")
+    store.create_dataset("ds", "face")
+    store.append("ds", rows=[{"file": f"{i:02d}.jpg", "sha256": "c" * 64} for i in range(15)])
+    duplicates = section(build_report("ds", store), "bqat-duplicates")
+    assert duplicates.count("<code>") == 12 and "<code>11.jpg</code>" in duplicates
+    assert "and 3 more" in duplicates
