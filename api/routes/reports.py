@@ -11,13 +11,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
+from api.routes.scans import SCAN_FLOW
 from api.schemas import DuplicateGroupOut, DuplicatesOut, TaskStarted
 from bqat.duplicates import DEFAULT_MAX_DISTANCE, MAX_DISTANCE_LIMIT, find_duplicates
 from bqat.exceptions import NotFoundError
 from bqat.report_files import report_path
 
 REPORT_FLOW = "build-report"
-WRITERS = ("scan-dataset", REPORT_FLOW)  # runs that change what the report shows
+WRITERS = (SCAN_FLOW, REPORT_FLOW)  # runs that change what the report shows
 
 
 async def _refuse_while_writing(request: Request, dataset_id: str) -> None:
