@@ -23,6 +23,7 @@ from api import errors
 from api.auth import ApiKeyMiddleware
 from api.routes import datasets, meta, reports, results, samples, scans
 from api.runs import Runs
+from api.schemas import RowSchemaPlugin, row_models
 from bqat._version import __version__
 from bqat.settings import get_settings
 from bqat.store import Store
@@ -94,6 +95,8 @@ def create_app() -> Litestar:
         lifespan=[prefect_runs],
         request_max_body_size=MAX_JSON_BYTES,
         on_app_init=[_state],
+        # Row models of the modalities available now, not when api/ was imported.
+        plugins=[RowSchemaPlugin(row_models())],
     )
     return app
 

@@ -3,16 +3,25 @@
 A task id (`tid`) is the Prefect flow-run id. Progress comes from the small file the flow writes
 (bqat.progress). Polls are answered from memory: a running task is refreshed in the background
 at most every _FRESH_S, and final runs never change, so they are cached for good.
+
+Admission (`Runs.admission`) is one critical section across every API process that shares
+BQAT_HOME: an exclusive lock on BQAT_HOME/locks/admission.lock, so "count the active runs, then
+create one" cannot interleave with another request's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,14 +40,9 @@ from prefect.states import Cancelled, Cancelling
 
 from bqat.exceptions import NotFoundError
 from bqat.progress import read_progress
+from bqat.settings import get_settings
+from flows.names import KIND
 
-KIND_OF_FLOW = {
-    "scan-dataset": "scan",
-    "detect-outliers": "outliers",
-    "build-report": "report",
-    "compare-drift": "drift",
-    "audit-folder": "audit",
-}
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 log = logging.getLogger("bqat.api")
 _FRESH_S = 0.5  # a running task's state is re-read from Prefect at most this often
@@ -76,6 +80,25 @@ class Runs:
         self._flow_names: dict[str, str] = {}  # flow id -> flow name
         self._cache: dict[str, tuple[float, Task]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._admitting = asyncio.Lock()  # one waiter per process on the file lock
+
+    @asynccontextmanager
+    async def admission(self) -> AsyncIterator[None]:
+        """Hold the admission lock: checks on the active runs and the run created after them
+        are one step for every API process sharing BQAT_HOME.
+
+        A run created by `start` is stored SCHEDULED before `start` returns, so the next holder's
+        `active` sees it. The file lock is taken in a worker thread (the event loop never
+        blocks), by one coroutine of this process at a time (the others wait on an asyncio
+        lock, holding no thread); the kernel releases it if the process dies.
+        """
+        async with self._admitting:
+            path = get_settings().home / "locks" / "admission.lock"
+            fd = await anyio.to_thread.run_sync(_lock_exclusive, path)
+            try:
+                yield
+            finally:
+                os.close(fd)  # releases the lock
 
     async def start(self, flow_name: str, parameters: dict[str, Any]) -> str:
         run = await self._client.create_flow_run_from_deployment(
@@ -115,7 +138,7 @@ class Runs:
 
     async def tasks(self, limit: int, offset: int) -> list[Task]:
         runs = await self._client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=list(KIND_OF_FLOW))),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(KIND))),
             sort=FlowRunSort.START_TIME_DESC,
             limit=limit,
             offset=offset,
@@ -124,13 +147,18 @@ class Runs:
 
     async def active(self, *flow_names: str) -> dict[str, str | None]:
         """tid -> dataset_id of the runs of these flows that are queued or running."""
+        runs = await self.active_parameters(*flow_names)
+        return {tid: parameters.get("dataset_id") for tid, parameters in runs.items()}
+
+    async def active_parameters(self, *flow_names: str) -> dict[str, dict[str, Any]]:
+        """tid -> parameters of the runs of these flows that are queued or running."""
         runs = await self._client.read_flow_runs(
             flow_filter=FlowFilter(name=FlowFilterName(any_=list(flow_names))),
             flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))
             ),
         )
-        return {str(run.id): run.parameters.get("dataset_id") for run in runs}
+        return {str(run.id): dict(run.parameters) for run in runs}
 
     async def cancel(self, tid: str) -> Task:
         run = await self._read(tid)
@@ -158,7 +186,7 @@ class Runs:
         failed = state is not None and state.type in (StateType.FAILED, StateType.CRASHED)
         task = Task(
             tid=str(run.id),
-            kind=KIND_OF_FLOW.get(flow_name, flow_name),
+            kind=KIND.get(flow_name, flow_name),
             dataset_id=run.parameters.get("dataset_id"),
             state=run.state_type.value if run.state_type else "PENDING",
             progress={},
@@ -171,6 +199,18 @@ class Runs:
         # while, and the event loop must keep answering meanwhile.
         progress = await anyio.to_thread.run_sync(_progress, task)
         return replace(task, progress=progress)
+
+
+def _lock_exclusive(path: Path) -> int:
+    """Open `path` (created if missing) and wait for an exclusive lock on it; returns the fd."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _progress(task: Task) -> dict[str, Any]:

@@ -1,33 +1,38 @@
 """bqat: biometric quality assessment for face, fingerprint, iris and speech samples."""
 
+import importlib
+
 from bqat._version import __version__
 from bqat.assessment import assess, specification
 from bqat.exceptions import (
     BqatError,
     ConfigError,
+    InferenceError,
     InputError,
+    MeasureError,
     ModelError,
     NativeError,
     NotFoundError,
     SampleTimeout,
 )
 
-# Store and scan entry points pull in DuckDB, pyarrow and (when run) Prefect: load them on use.
-_LAZY = {"ScanSummary", "errors", "profiles", "scan"}
+# The store pulls in DuckDB and pyarrow, and `scan` runs a Prefect flow: load them on use.
+_LAZY = {"ScanSummary": "scanning", "errors": "scanning", "profiles": "scanning", "scan": "runner"}
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        from bqat import scanning
-
-        return getattr(scanning, name)
+        module = importlib.import_module(f"bqat.{_LAZY[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module 'bqat' has no attribute {name!r}")
 
 
 __all__ = [
     "BqatError",
     "ConfigError",
+    "InferenceError",
     "InputError",
+    "MeasureError",
     "ModelError",
     "NativeError",
     "NotFoundError",

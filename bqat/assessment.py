@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bqat.measures import check_modality
+from bqat.engines import assess_with, checked_options, get_engine
 from bqat.measures import specification as declared_specification
+from bqat.models import get_spec, resolve
 
 if TYPE_CHECKING:
     from bqat.decode import Sample
@@ -17,7 +17,8 @@ def assess(sample: Sample, modality: str, **options: Any) -> dict[str, Any]:
     """Measure one sample (a path, encoded bytes or a NumPy array) and return its flat record.
 
     Undecodable input raises `bqat.InputError`; an unknown option or a modality whose engine is
-    not built raises `bqat.ConfigError`.
+    not built raises `bqat.ConfigError`. A measure that cannot be computed is null, with its
+    reason under `measure_errors`.
     """
     file = str(sample) if isinstance(sample, str | Path) else None
     return assess_sample(sample, modality, file=file, options=options)
@@ -27,32 +28,27 @@ def assess_sample(
     sample: Sample, modality: str, *, file: str | None, options: dict[str, Any]
 ) -> dict[str, Any]:
     """`assess` with the record's `file` named by the caller (a scan names it relative)."""
-    return engine(modality)(sample, file=file, **options)
-
-
-def engine(modality: str) -> Callable[..., dict[str, Any]]:
-    """The assessment function of a built modality."""
-    check_modality(modality)
-    from bqat.face.engine import assess_face
-
-    return assess_face
+    return assess_with(get_engine(modality), sample, file=file, options=options)
 
 
 def check_options(modality: str, options: dict[str, Any]) -> dict[str, Any]:
     """The engine options validated (unknown keys, types, ranges) before any work starts."""
-    check_modality(modality)
-    from bqat.face.options import face_options
-
-    return face_options(options).model_dump(exclude_unset=True)
+    return checked_options(get_engine(modality), options).model_dump(exclude_unset=True)
 
 
 def models_used(modality: str) -> dict[str, str]:
     """name -> sha256 of the registered models the modality's engine runs."""
-    check_modality(modality)
-    from bqat.face.engine import MODELS_USED
-    from bqat.models import get_spec
+    return {name: get_spec(name).sha256 for name in get_engine(modality).models}
 
-    return {name: get_spec(name).sha256 for name in MODELS_USED}
+
+def check_models(modality: str) -> None:
+    """`ModelError` unless every model file of the engine is present with its sha256.
+
+    A scan calls this before its first sample: a missing or corrupt model stops it at once
+    with the fix, instead of failing every file.
+    """
+    for name in get_engine(modality).models:
+        resolve(name)
 
 
 def specification(modality: str) -> dict[str, dict[str, object]]:

@@ -1,4 +1,4 @@
-"""The `bqat` command line. Verbs that run flows or servers import them lazily."""
+"""The `bqat` command line. Verbs that run flows go through bqat.runner, on use."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _models_list(args: argparse.Namespace) -> int:
             "bytes": spec.size,
             "licence": spec.licence,
             "sha256": spec.sha256 if args.json else spec.sha256[:12],
-            "upstream": spec.upstream_url or "(conversion recipe: see `source`)",
+            "upstream": spec.upstream or "(conversion recipe: see `source`)",
             **({"source": spec.source} if args.json else {}),
         }
         for spec in MODELS.values()
@@ -59,18 +59,24 @@ def _models_verify(args: argparse.Namespace) -> int:
 
 
 def _models_pull(args: argparse.Namespace) -> int:
+    """Per model: `present` (already verified), `downloaded` (from its upstream, verified),
+    `unavailable` (no upstream: how to obtain it) or `failed` (the download or its check)."""
     from bqat.models import MODELS
     from bqat.models.fetch import pull
 
     rows, failed = [], False
     for spec in MODELS.values():
         try:
-            path = pull(spec)
+            done = pull(spec)
         except BqatError as exc:
             failed = True
-            rows.append({"name": spec.name, "status": "unavailable", "detail": str(exc)})
+            status = "failed" if spec.upstream else "unavailable"
+            rows.append({"name": spec.name, "status": status, "path": "", "detail": str(exc)})
         else:
-            rows.append({"name": spec.name, "status": "ok", "detail": str(path)})
+            detail = f"from {done.source}" if done.action == "downloaded" else "sha256 matches"
+            rows.append(
+                {"name": spec.name, "status": done.action, "path": str(done.path), "detail": detail}
+            )
     _print_rows(rows, args.json)
     return 1 if failed else 0
 
@@ -99,7 +105,7 @@ def _scan(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from bqat.progress import read_progress
-    from bqat.scanning import scan
+    from bqat.runner import scan
 
     options = dict(args.option or [])
     if args.pattern:
@@ -166,7 +172,7 @@ def _drift(args: argparse.Namespace) -> int:
     import shutil
 
     from bqat.report_files import drift_paths
-    from flows.drift import compare_drift
+    from bqat.runner import compare_drift
 
     summary = compare_drift(args.dataset, args.reference, args.column or None)
     if args.output:
@@ -193,7 +199,7 @@ def _drift(args: argparse.Namespace) -> int:
 
 def _outliers(args: argparse.Namespace) -> int:
     """Run the detect-outliers flow; print the outliers by rank (or everything with --json)."""
-    from flows.outliers import detect_outliers
+    from bqat.runner import detect_outliers
 
     result = detect_outliers(args.dataset, args.detector, args.column or None, args.contamination)
     if args.json:
@@ -219,7 +225,7 @@ def _report(args: argparse.Namespace) -> int:
     """Run the build-report flow; copy the HTML to -o; print where it is."""
     import shutil
 
-    from flows.report import build_report
+    from bqat.runner import build_report
 
     stored = build_report(args.dataset)
     if args.output:
@@ -244,7 +250,7 @@ def _audit_schedule(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
 
-    from flows.deployments import schedule_audit
+    from bqat.runner import schedule_audit
 
     options = dict(args.option or [])
     scheduled = schedule_audit(
@@ -277,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler, text in (
         ("list", _models_list, "the registered models"),
         ("verify", _models_verify, "find each file and check its sha256"),
-        ("pull", _models_pull, "download the files that have an upstream URL into the cache"),
+        ("pull", _models_pull, "download the files that have an upstream into the cache"),
     ):
         action = model_verbs.add_parser(name, help=text)
         action.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -359,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `bqat` console script; exit code 0 only on success."""
     args = build_parser().parse_args(argv)
     try:
+        from bqat.settings import get_settings
+
+        get_settings()  # a bad or unknown BQAT_* variable stops every verb before it starts
         return int(args.handler(args))
     except BqatError as exc:
         print(f"bqat: error: {exc}", file=sys.stderr)

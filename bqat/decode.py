@@ -178,3 +178,15 @@ def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 1:
         return pixels
     return np.ascontiguousarray(transforms[orientation](pixels))
+
+
+def require_bgr(image: object) -> np.ndarray:
+    """`image` itself if it is a non-empty uint8 H x W x 3 array (BGR), else `InputError`."""
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image must be a NumPy array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise InputError(
+            f"image must be uint8 H x W x 3 (BGR, as decode_image gives), "
+            f"got {image.dtype} with shape {image.shape}"
+        )
+    return image

@@ -21,6 +21,18 @@ class ModelError(BqatError, RuntimeError):
     """A model file is missing, corrupt (sha256 mismatch) or cannot be loaded or fetched."""
 
 
+class InferenceError(BqatError, RuntimeError):
+    """A loaded model failed on one sample (ONNX Runtime refused its input or failed inside).
+
+    Unlike `ModelError` (the model itself is unusable, so every sample would fail), this is about
+    one sample: a scan records it as that file's error and goes on.
+    """
+
+
+class MeasureError(BqatError, ValueError):
+    """One measure cannot be computed on this sample; its reason goes into `measure_errors`."""
+
+
 class NativeError(BqatError, ValueError):
     """A native kernel refused its arguments (dtype, shape, empty input) or failed inside."""
 

@@ -13,18 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bqat.engines.registry import get_engine
 from bqat.exceptions import ConfigError, NotFoundError
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".jp2", ".j2k", ".wsq", ".webp"}
 )
-SPEECH_EXTENSIONS = frozenset({".wav", ".flac"})
-EXTENSIONS = {
-    "face": IMAGE_EXTENSIONS,
-    "fingerprint": IMAGE_EXTENSIONS,
-    "iris": IMAGE_EXTENSIONS,
-    "speech": SPEECH_EXTENSIONS,
-}
 
 
 @dataclass(frozen=True)
@@ -46,7 +40,7 @@ def discover(
     if not root.is_dir():
         raise NotFoundError(f"no such folder: {folder}")
     regex = _compile(pattern)
-    extensions = EXTENSIONS[modality]
+    extensions = get_engine(modality).extensions
     candidates = _listed(root, files) if files is not None else _walk(root)
     seen: set[Path] = set()
     found = []

@@ -9,6 +9,7 @@ Evidently takes 3-4 s to import, so it is imported when a report is built.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 from bqat._version import __version__
 from bqat.atomic import atomic_write
 from bqat.duplicates import DuplicateGroup, find_duplicates
+from bqat.engines import MEASURE_ERRORS
 from bqat.exceptions import BqatError
 from bqat.measures import Measure, measures
 from bqat.outliers import read_outliers
@@ -42,6 +44,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class MeasureFailures:
+    """How many stored rows could not compute one measure, and the reason of the first of them."""
+
+    count: int
+    first_file: str
+    first_reason: str
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """Everything the page shows, gathered from the store and the stored detections."""
 
@@ -55,6 +66,7 @@ class ReportContent:
     deviations: dict[str, list[Deviation]]
     duplicates: list[DuplicateGroup]
     errors: list[dict[str, Any]]
+    failures: dict[str, MeasureFailures]
     thumbnails: dict[str, str]
     sampled_rows: int
 
@@ -102,9 +114,25 @@ def gather(dataset_id: str, store: Store) -> ReportContent:
         deviations=_deviations(outliers, dataset_id, store),
         duplicates=duplicates,
         errors=store.errors(dataset_id),
+        failures=_failures(store.table(dataset_id, ["file", MEASURE_ERRORS])),
         thumbnails=_thumbnails(wanted, dataset_id, store),
         sampled_rows=min(info.rows, MAX_ROWS),
     )
+
+
+def _failures(table: pa.Table) -> dict[str, MeasureFailures]:
+    """Per measure, the rows whose `measure_errors` name it (rows stored before the column
+    existed hold null there and count as none)."""
+    found: dict[str, MeasureFailures] = {}
+    for file, text in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+        for measure, reason in json.loads(text or "{}").items():
+            seen = found.get(measure)
+            found[measure] = (
+                MeasureFailures(seen.count + 1, seen.first_file, seen.first_reason)
+                if seen
+                else MeasureFailures(1, file, reason)
+            )
+    return found
 
 
 def _shares(values: pa.ChunkedArray) -> list[tuple[str, float]]:

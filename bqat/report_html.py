@@ -199,15 +199,36 @@ def _errors_section(content: ReportContent) -> str:
     head = '<h2 id="bqat-errors">Errors</h2>'
     errors = content.errors
     if not errors:
-        return head + '<p class="none">Every file was assessed.</p>'
+        files = '<p class="none">Every file was assessed.</p>'
+    else:
+        rows = [
+            [f"<code>{escape(e['file'])}</code>", escape(e["reason"])]
+            for e in errors[:SHOWN_ERRORS]
+        ]
+        files = (
+            f"<p>{_count(len(errors), 'file')} could not be assessed.</p>"
+            + _table(["file", "reason"], rows)
+            + _more(len(errors), SHOWN_ERRORS, "errors", "GET /scan/{id}/errors")
+        )
+    return head + files + _failures_text(content)
+
+
+def _failures_text(content: ReportContent) -> str:
+    """The measures that could not be computed on some assessed files (`measure_errors`)."""
+    if not content.failures:
+        return '<p class="none">Every measure was computed on every assessed file.</p>'
     rows = [
-        [f"<code>{escape(e['file'])}</code>", escape(e["reason"])] for e in errors[:SHOWN_ERRORS]
+        [
+            f"<code>{escape(name)}</code>",
+            _num(failed.count),
+            f"<code>{escape(failed.first_file)}</code>: {escape(failed.first_reason)}",
+        ]
+        for name, failed in sorted(content.failures.items(), key=lambda item: -item[1].count)
     ]
     return (
-        head
-        + f"<p>{_count(len(errors), 'file')} could not be assessed.</p>"
-        + _table(["file", "reason"], rows)
-        + _more(len(errors), SHOWN_ERRORS, "errors", "GET /scan/{id}/errors")
+        f"<p>{_count(len(content.failures), 'measure')} could not be computed on some files "
+        "(their value is null and the row's <code>measure_errors</code> says why):</p>"
+        + _table(["measure", "files", "first reason"], rows)
     )
 
 
@@ -220,14 +241,17 @@ def _columns_section(content: ReportContent) -> str:
             escape(range_text(measure.range)),
             escape(direction_text(measure)),
             _num(content.counts.get(measure.name)),
+            _num(failed.count if (failed := content.failures.get(measure.name)) else 0),
             escape(_spread_text(measure.name, content)),
         ]
         for measure in content.measures
     ]
     return (
         '<h2 id="bqat-columns">Columns</h2><p>Every declared measure, with its values over all '
-        "stored rows.</p>"
-        + _table(["column", "description", "unit", "range", "better", "count", "values"], rows)
+        "stored rows: <i>count</i> rows hold a value, <i>failed</i> rows could not compute it.</p>"
+        + _table(
+            ["column", "description", "unit", "range", "better", "count", "failed", "values"], rows
+        )
     )
 
 

@@ -90,8 +90,9 @@ def assess_batch(
     """Assess each file of the batch and store rows and errors as one part each.
 
     A file that cannot be assessed, or takes longer than BQAT_FILE_TIMEOUT_S, becomes an error
-    row with its reason; the batch goes on. A configuration error (bad options) or a missing
-    model is not about one file, so it stops the batch.
+    row with its reason; the batch goes on, and so does a model failing on one file
+    (`InferenceError`). A configuration error (bad options) or a missing model is not about one
+    file, so it stops the batch.
     """
     bookkeeping = {
         "engine_version": __version__,
@@ -120,27 +121,6 @@ def assess_batch(
         rows.append({**record, "sha256": item.sha256, **bookkeeping})
     store.append(dataset_id, rows=rows, errors=errors)
     return BatchResult(assessed=len(rows), failed=len(errors))
-
-
-def scan(
-    source: str | Path, modality: str, dataset_id: str | None = None, **options: Any
-) -> ScanSummary:
-    """Run the `scan-dataset` flow over a folder; see flows.scan.scan_dataset.
-
-    `pattern`, `files`, `batch_size` and `progress_key` steer the scan; every other option
-    goes to the engine.
-    """
-    from flows.runners import task_runner
-    from flows.scan import scan_dataset
-
-    scan_keys = {
-        key: options.pop(key)
-        for key in ("pattern", "files", "batch_size", "progress_key")
-        if key in options
-    }
-    return scan_dataset.with_options(task_runner=task_runner())(
-        source=str(source), modality=modality, dataset_id=dataset_id, options=options, **scan_keys
-    )
 
 
 def profiles(

@@ -57,8 +57,9 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
 
 def services(settings: Settings) -> list[Service]:
     """What `bqat serve` runs, in start order: the Prefect server, a flow worker, the API."""
-    from flows.deployments import WORK_POOL
+    from bqat.runner import work_pool
 
+    pool = work_pool()
     base = f"http://{settings.host}:{settings.prefect_port}"
     api = f"http://{settings.host}:{settings.port}"
     prefect = sys.executable, "-m", "prefect"
@@ -85,14 +86,14 @@ def services(settings: Settings) -> list[Service]:
                 "worker",
                 "start",
                 "--pool",
-                WORK_POOL,
+                pool,
                 "--type",
                 "process",
                 "--limit",
                 str(settings.max_concurrent_scans),
             ],
-            ready=lambda: _worker_online(base, WORK_POOL),
-            announce=f"flow worker on work pool '{WORK_POOL}' "
+            ready=lambda: _worker_online(base, pool),
+            announce=f"flow worker on work pool '{pool}' "
             f"(at most {settings.max_concurrent_scans} flow runs at once)",
             background=True,
             restart=True,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,13 +13,16 @@ from platformdirs import user_cache_path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bqat.exceptions import ConfigError
 from bqat.validation import validated
+
+ENV_PREFIX = "BQAT_"
 
 
 class Settings(BaseSettings):
     """Runtime settings read from the environment (prefix `BQAT_`); see the README's table."""
 
-    model_config = SettingsConfigDict(env_prefix="BQAT_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     home: Path = Field(Path("./bqat-home"), description="Store, reports and uploads live here.")
     data_root: Annotated[list[Path], NoDecode] = Field(
@@ -46,6 +51,9 @@ class Settings(BaseSettings):
     max_image_pixels: int = Field(100_000_000, ge=1)
     file_timeout_s: float = Field(60.0, gt=0)
     max_concurrent_scans: int = Field(2, ge=1)
+    keep_screenshots: Path | None = Field(
+        None, description="Development: the browser tests keep their screenshots here."
+    )
 
     @property
     def api_url(self) -> str:
@@ -59,13 +67,39 @@ class Settings(BaseSettings):
             return [Path(part) for part in value.split(":") if part]
         return value
 
-    @field_validator("model_dir", "api_key", "public_url", mode="before")
+    @field_validator("model_dir", "api_key", "public_url", "keep_screenshots", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
 
+def known_variables() -> list[str]:
+    """Every environment variable that is a setting, e.g. BQAT_PORT."""
+    return sorted(ENV_PREFIX + name.upper() for name in Settings.model_fields)
+
+
+def refuse_unknown(environ: Mapping[str, str]) -> None:
+    """`ConfigError` naming each `BQAT_*` variable that is no setting (a typo would otherwise
+    be ignored silently), with the closest known setting."""
+    known = known_variables()
+    suffixes = [name.removeprefix(ENV_PREFIX) for name in known]  # compared without the prefix
+    problems = []
+    for variable in sorted(environ):
+        upper = variable.upper()  # settings are read case-insensitively
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX), suffixes, n=1)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else f"known: {', '.join(known)}."
+        problems.append(f"unknown setting {variable}; {hint}")
+    if problems:
+        raise ConfigError(" ".join(problems))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read from the environment on first use."""
-    return validated(Settings, "settings", {}, env_prefix="BQAT_")
+    """The process-wide settings, read from the environment on first use.
+
+    Raises `ConfigError` for an invalid value, or for a `BQAT_*` variable that is no setting.
+    """
+    refuse_unknown(os.environ)
+    return validated(Settings, "settings", {}, env_prefix=ENV_PREFIX)

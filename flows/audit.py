@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from bqat.store import Store
+from flows import names
 from flows.drift import compare_drift
 from flows.scan import scan_dataset
 
@@ -32,7 +33,7 @@ def previous_audit(name: str, before: str) -> str | None:
     return max(earlier, default=None)
 
 
-@flow(name="audit-folder")
+@flow(name=names.AUDIT)
 def audit_folder(
     folder: str, modality: str, name: str, options: dict[str, Any] | None = None
 ) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from prefect.workers.process import ProcessWorker
 from bqat.exceptions import ConfigError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
+from flows import names
 from flows.audit import audit_folder
 
 WORK_POOL = "bqat"
@@ -105,24 +106,35 @@ def ensure_crash_detection() -> None:
 
 
 def register_deployments() -> dict[str, str]:
-    """Apply `<flow>/bqat` for the flows the API starts; returns flow name -> deployment id."""
+    """Apply `<flow>/bqat` for the flows the API starts; returns flow name -> deployment id.
+
+    The keys are the names of flows.names (SCAN, DRIFT, OUTLIERS, REPORT): the API starts runs
+    by those names and never imports the flows.
+    """
     from flows.drift import compare_drift
     from flows.outliers import detect_outliers
     from flows.report import build_report
     from flows.scan import scan_dataset
 
+    service = {
+        names.SCAN: scan_dataset,
+        names.DRIFT: compare_drift,
+        names.OUTLIERS: detect_outliers,
+        names.REPORT: build_report,
+    }
     ensure_work_pool()
     ensure_crash_detection()
-    return {
-        flow.name: str(
+    deployments = {}
+    for name, flow in service.items():
+        assert flow.name == name, (flow.name, name)  # flows.names is the one source of names
+        deployments[name] = str(
             flow.to_deployment(
                 name=SERVICE_DEPLOYMENT,
                 work_pool_name=WORK_POOL,
                 entrypoint_type=EntrypointType.MODULE_PATH,
             ).apply()
         )
-        for flow in (scan_dataset, compare_drift, detect_outliers, build_report)
-    }
+    return deployments
 
 
 def schedule_audit(
@@ -169,7 +181,7 @@ def schedule_audit(
         )
         deployment_id = deployment.apply()
     return ScheduledAudit(
-        deployment=f"audit-folder/{name}",
+        deployment=f"{names.AUDIT}/{name}",
         deployment_id=str(deployment_id),
         folder=str(folder),
         modality=modality,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from bqat.drift import write_drift
+from flows import names
 from flows.artifacts import publish_link
 
 
-@flow(name="compare-drift")
+@flow(name=names.DRIFT)
 def compare_drift(
     dataset_id: str, reference_id: str, columns: list[str] | None = None
 ) -> dict[str, object]:

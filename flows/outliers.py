@@ -5,11 +5,12 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from bqat.outliers import DEFAULT_CONTAMINATION, DEFAULT_DETECTOR, detect, write_outliers
+from flows import names
 from flows.artifacts import publish_link
 from flows.report import build_report
 
 
-@flow(name="detect-outliers")
+@flow(name=names.OUTLIERS)
 def detect_outliers(
     dataset_id: str,
     detector: str = DEFAULT_DETECTOR,

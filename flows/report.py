@@ -5,10 +5,11 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from bqat.report import write_report
+from flows import names
 from flows.artifacts import publish_link
 
 
-@flow(name="build-report")
+@flow(name=names.REPORT)
 def build_report(dataset_id: str) -> str:
     """Build and store the report; returns its path."""
     path = write_report(dataset_id)

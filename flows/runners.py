@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -23,3 +24,18 @@ def task_runner() -> TaskRunner:
 
         return DaskTaskRunner(address="tcp://" + choice[len(DASK_SCHEME) :])
     return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
+
+
+class ConfiguredTaskRunner(TaskRunner):
+    """Stands for `task_runner()` in a flow's decorator: BQAT_TASK_RUNNER is read when a flow
+    run starts, not when the flow's module is imported.
+
+    Prefect enters `flow.task_runner.duplicate()` for every run (a deployment's run on a worker,
+    a subflow, a direct call), so the runner that runs tasks is always the configured one.
+    """
+
+    def duplicate(self) -> TaskRunner:  # type: ignore[override]
+        return task_runner()
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("tasks run on the runner duplicate() returns, never on this one")

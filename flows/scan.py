@@ -19,15 +19,17 @@ from prefect.artifacts import (
 )
 from prefect.context import get_run_context
 
+from bqat.assessment import check_models
 from bqat.ingest import SampleFile, discover
 from bqat.measures import check_modality
 from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
+from flows import names
 from flows.artifacts import artifact_key
 from flows.outliers import detect_outliers
 from flows.report import build_report
-from flows.runners import task_runner
+from flows.runners import ConfiguredTaskRunner
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -62,7 +64,7 @@ def _task_id() -> str:
     return str(context.flow_run.id)
 
 
-@flow(name="scan-dataset", task_runner=task_runner())
+@flow(name=names.SCAN, task_runner=ConfiguredTaskRunner())
 def scan_dataset(
     source: str,
     modality: str,
@@ -79,7 +81,7 @@ def scan_dataset(
     wants to follow it before it knows the run id (the CLI's progress bar).
     """
     logger = get_run_logger()
-    check_modality(modality)
+    check_models(check_modality(modality))  # a missing or corrupt model stops the scan here
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
     options = dict(options or {})
     store = Store()

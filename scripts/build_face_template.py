@@ -1,4 +1,6 @@
-"""Rebuild bqat/face/data/face_template.npz from face images (default: ../shared/samples/face).
+"""Rebuild bqat/engines/face/data/face_template.npz from face images.
+
+Default images: ../shared/samples/face.
 
 Usage: .venv/bin/python scripts/build_face_template.py [IMAGE ...]
 """
@@ -9,9 +11,9 @@ import sys
 from pathlib import Path
 
 from bqat.decode import decode_image
-from bqat.face.detector import detect_faces
-from bqat.face.landmarks import face_mesh
-from bqat.face.template import TEMPLATE_FILE, build_template, save_template
+from bqat.engines.face.detector import detect_faces
+from bqat.engines.face.landmarks import face_mesh
+from bqat.engines.face.template import TEMPLATE_FILE, build_template, save_template
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "face"
 

@@ -12,6 +12,21 @@ from bqat.settings import get_settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
+# The session starts from a clean environment: settings the caller exported (a typo included,
+# which bqat refuses) and a Prefect server they point at must not change what the tests see.
+# Kept: where the models are, and where the browser tests keep their screenshots.
+KEPT = {"BQAT_MODEL_DIR", "BQAT_KEEP_SCREENSHOTS"}
+PREFECT_SERVER_VARIABLES = {
+    "PREFECT_API_URL",
+    "PREFECT_API_KEY",
+    "PREFECT_API_AUTH_STRING",
+    "PREFECT_SERVER_API_AUTH_STRING",
+}
+for _name in list(os.environ):
+    _bqat = _name.upper().startswith("BQAT_") and _name.upper() not in KEPT
+    if _bqat or _name in PREFECT_SERVER_VARIABLES:
+        del os.environ[_name]
+
 # Models resolve from ../shared/models unless the caller chose a folder (the Makefile does too);
 # set for the whole session so that fixtures of any scope see it.
 if "BQAT_MODEL_DIR" not in os.environ and (SHARED / "models").is_dir():
@@ -69,6 +84,18 @@ def set_env(monkeypatch: pytest.MonkeyPatch):
     return apply
 
 
+@pytest.fixture
+def tally_modality() -> Iterator[str]:
+    """The fake modality of tests/fake_modality.py, registered for one test."""
+    from fake_modality import ENGINE
+
+    from bqat.engines import register, unregister
+
+    register(ENGINE)
+    yield ENGINE.modality
+    unregister(ENGINE.modality)
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's Chromium for the browser tests, installed with apt-get when it is missing."""
@@ -101,10 +128,10 @@ def screenshot_shows_a_page():
     def check(shot: Path, size: tuple[int, int]) -> None:
         pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
         assert pixels.shape == size and pixels.std() > 20, "a blank page"
-        keep = os.environ.get("BQAT_KEEP_SCREENSHOTS")
+        keep = get_settings().keep_screenshots
         if keep:
-            Path(keep).mkdir(parents=True, exist_ok=True)
-            (Path(keep) / shot.name).write_bytes(shot.read_bytes())
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / shot.name).write_bytes(shot.read_bytes())
 
     return check
 

@@ -35,3 +35,24 @@ def test_native_errors_are_caught_as_bqat_errors():
 
     with pytest.raises(BqatError, match="uint8"):
         _native.grey_stats(np.zeros((4, 4), np.uint16))
+
+
+def test_only_the_runner_module_of_the_core_imports_the_flows():
+    import ast
+    from pathlib import Path
+
+    import bqat
+
+    importers = set()
+    for path in Path(bqat.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            if any(n == "flows" or n.startswith(("flows.", "api.")) or n == "api" for n in names):
+                importers.add(path.name)
+    assert importers == {"runner.py"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 
@@ -49,7 +48,7 @@ def test_good_files_become_rows_and_bad_files_error_rows(store, folder):
     assert set(rows) == {"good.jpg", "jpeg_named.png", "blank.png"}
     assert rows["good.jpg"]["face_count"] == 1 and rows["jpeg_named.png"]["face_count"] == 1
     assert rows["blank.png"]["face_count"] == 0
-    assert set(json.loads(rows["good.jpg"]["models"])) == {
+    assert set(rows["good.jpg"]["models"]) == {
         "yunet_s_dynamic",
         "face_mesh",
         "iris_landmark",
@@ -100,3 +99,49 @@ def test_a_file_over_the_time_limit_is_an_error_row_and_the_batch_goes_on(
     reasons = {e["file"]: e["reason"] for e in store.errors("ds")}
     assert "took longer than 0.5 s" in reasons["good.jpg"]
     assert {r["file"] for r in store.profiles("ds").items} == {"jpeg_named.png", "blank.png"}
+
+
+def test_a_model_failing_on_one_file_is_that_files_error_row(store, folder, monkeypatch):
+    """ONNX Runtime refusing one sample's tensor costs that sample, not the scan."""
+    import onnxruntime
+
+    from bqat.models.runtime import session
+
+    mesh = session("face_mesh")
+    real_run = mesh.run
+    failing = {"calls": 0}
+
+    class FailsOnce:
+        """The mesh session, except that its first run fails as ONNX Runtime does."""
+
+        def __getattr__(self, name):
+            return getattr(mesh, name)
+
+        def run(self, outputs, feeds):
+            failing["calls"] += 1
+            if failing["calls"] == 1:
+                raise onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument("bad tensor")
+            return real_run(outputs, feeds)
+
+    monkeypatch.setattr(
+        "bqat.models.inference.session",
+        lambda name: FailsOnce() if name == "face_mesh" else session(name),
+    )
+    _, result = run(store, folder)
+    assert (result.assessed, result.failed) == (2, 4)
+    reasons = {e["file"]: e["reason"] for e in store.errors("ds")}
+    failed = set(reasons) - {"text.jpg", "empty.png", "truncated.jpg"}
+    assert len(failed) == 1
+    assert "model face_mesh: inference failed" in reasons[failed.pop()]
+
+
+def test_a_corrupt_model_file_stops_the_scan_before_the_first_file(tmp_path, set_env, shared):
+    from bqat import ModelError
+    from bqat.assessment import check_models
+
+    models = tmp_path / "models"
+    shutil.copytree(shared / "models", models)
+    (models / "mediapipe_face_landmark.onnx").write_bytes(b"not the model")
+    set_env(BQAT_MODEL_DIR=str(models))
+    with pytest.raises(ModelError, match=r"face_mesh .*sha256 is"):
+        check_models("face")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import get
 
-from api.schemas import InfoOut, ModelOut
+from api.schemas import InfoOut, MeasureSpec, ModelOut, measure_specs
 from bqat._version import __version__
 from bqat.assessment import specification
 from bqat.measures import available_modalities, check_modality
@@ -19,25 +17,54 @@ def health() -> dict[str, str]:
 
 @get("/info", summary="Versions, models and ONNX Runtime providers", sync_to_thread=True)
 def info() -> InfoOut:
+    """The models of the built modalities and the execution providers of this process's sessions.
+
+    Sessions load on first use, so before any assessment ran here `providers` says what a session
+    would request; after, what the loaded sessions really run on (a CUDA request can fall back).
+    """
     from bqat.assessment import models_used
-    from bqat.models.runtime import providers
+    from bqat.models import get_spec
+    from bqat.models.runtime import (
+        active_providers,
+        loaded_providers,
+        onnxruntime_module,
+        providers,
+    )
 
     modalities = available_modalities()
-    models = {name: sha for m in modalities for name, sha in models_used(m).items()}
+    requested = providers()
+    loaded = loaded_providers()
+    names = {name for m in modalities for name in models_used(m)} | set(loaded)
+    specs = [get_spec(name) for name in sorted(names)]
+    models = [
+        ModelOut(
+            name=spec.name,
+            sha256=spec.sha256,
+            loaded=spec.name in loaded,
+            providers=loaded.get(spec.name, requested if spec.is_onnx else []),
+        )
+        for spec in specs
+    ]
     return InfoOut(
         version=__version__,
-        models=[ModelOut(name=n, sha256=s) for n, s in sorted(models.items())],
-        providers=providers(),
+        models=models,
+        providers=(active_providers() if loaded else []) or requested,
         modalities=modalities,
+        loaded_sessions=len(loaded),
+        requested_providers=requested,
+        available_providers=list(onnxruntime_module().get_available_providers()),
     )
 
 
 @get("/specification", summary="The declared measures", sync_to_thread=False)
-def spec(modality: str | None = None) -> dict[str, Any]:
-    """Every column of a modality (or of every built modality, by modality)."""
+def spec(
+    modality: str | None = None,
+) -> dict[str, MeasureSpec] | dict[str, dict[str, MeasureSpec]]:
+    """Every column of a modality, by name; without `modality`, every built modality's, by
+    modality then name."""
     if modality is not None:
-        return specification(check_modality(modality))
-    return {m: specification(m) for m in available_modalities()}
+        return measure_specs(specification(check_modality(modality)))
+    return {m: measure_specs(specification(m)) for m in available_modalities()}
 
 
 ROUTES = [health, info, spec]

@@ -11,14 +11,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
-from api.routes.scans import SCAN_FLOW
 from api.schemas import DuplicateGroupOut, DuplicatesOut, TaskStarted
 from bqat.duplicates import DEFAULT_MAX_DISTANCE, MAX_DISTANCE_LIMIT, find_duplicates
 from bqat.exceptions import NotFoundError
 from bqat.report_files import report_path
+from flows import names
 
-REPORT_FLOW = "build-report"
-WRITERS = (SCAN_FLOW, REPORT_FLOW)  # runs that change what the report shows
+WRITERS = (names.SCAN, names.REPORT)  # runs that change what the report shows
 
 
 async def _refuse_while_writing(request: Request, dataset_id: str) -> None:
@@ -61,8 +60,10 @@ async def report(request: Request, dataset_id: str) -> Response[bytes]:
     status_code=HTTP_202_ACCEPTED,
 )
 async def rebuild_report(request: Request, dataset_id: str) -> TaskStarted:
-    await _refuse_while_writing(request, dataset_id)
-    tid = await request.app.state.runs.start(REPORT_FLOW, {"dataset_id": dataset_id})
+    runs = request.app.state.runs
+    async with runs.admission():  # two simultaneous POSTs start one run; the other gets 409
+        await _refuse_while_writing(request, dataset_id)
+        tid = await runs.start(names.REPORT, {"dataset_id": dataset_id})
     return TaskStarted(tid=tid)
 
 

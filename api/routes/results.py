@@ -1,4 +1,9 @@
-"""/scan/{dataset_id}/profiles, /errors and /drift: what the store and the reports hold."""
+"""/scan/{dataset_id}/profiles, /errors, /outliers and /drift: what the store and the reports hold.
+
+Outliers and drift are computed by flow runs on the workers (PyOD and Evidently never load in the
+API process): a GET serves the stored result, and when there is none it answers 202 `{tid}` with
+the run that makes it (started then, or the one already queued or running).
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from litestar import Request, Response, get, post
+from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
+from api.runs import Runs
 from api.schemas import DetectorOut, FileError, OutlierRequest, ProfilesPage, TaskStarted
-from bqat.drift import read_drift, write_drift
+from bqat.drift import read_drift
 from bqat.exceptions import ConfigError
-from bqat.outliers import DETECTORS, check_request, detect, read_outliers, write_outliers
+from bqat.outliers import DETECTORS, check_request, read_outliers
 from bqat.report_files import drift_paths
 from bqat.store import Filter, Store
 from bqat.store.schema import row_schema
+from flows import names
 
 MAX_PAGE = 1000
 _FILTER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(<=|>=|!=|=|<|>)(.*)$")
@@ -54,7 +62,13 @@ def parse_filter(text: str, schema: pa.Schema) -> Filter:
     "/scan/{dataset_id:str}/profiles",
     summary="Stored rows of a dataset",
     sync_to_thread=True,
-    responses={200: ResponseSpec(data_container=ProfilesPage, description="A page of rows")},
+    responses={
+        200: ResponseSpec(
+            data_container=ProfilesPage,
+            description="A page of rows",
+            generate_examples=False,  # the row models carry the declared examples
+        )
+    },
 )
 def profiles(
     request: Request,
@@ -100,33 +114,112 @@ def errors(request: Request, dataset_id: str) -> list[FileError]:
     return [FileError(**e) for e in request.app.state.store.errors(dataset_id)]
 
 
-@get("/scan/{dataset_id:str}/drift", summary="Drift against a reference", sync_to_thread=True)
-def drift(
+def _accepted(tid: str) -> Response[Any]:
+    return Response({"tid": tid}, status_code=HTTP_202_ACCEPTED)
+
+
+_MAKING = "no result is stored yet: task `tid` makes it; GET again when that task has ended"
+
+
+@get(
+    "/scan/{dataset_id:str}/drift",
+    summary="Drift against a reference: the stored comparison, or 202 {tid} of the run making it",
+    responses={
+        200: ResponseSpec(data_container=str, media_type="text/html", description="The report"),
+        202: ResponseSpec(data_container=TaskStarted, description=_MAKING),
+    },
+)
+async def drift(
     request: Request,
     dataset_id: str,
     reference: str,
     format_: Annotated[Literal["html", "json"], Parameter(query="format")] = "html",
-) -> Any:
-    """The stored comparison, made now (and stored) when there is none yet."""
+) -> Response[Any]:
+    """The stored comparison (HTML, or JSON with `format=json`). When there is none, a
+    compare-drift run is started on the workers (or the one already under way is named): 202
+    `{tid}`. 409 while either dataset is being scanned; 404 for an unknown dataset."""
+    store: Store = request.app.state.store
+    found = await anyio.to_thread.run_sync(_stored_drift, store, dataset_id, reference, format_)
+    if found is not None:
+        return found
+    runs: Runs = request.app.state.runs
+    async with runs.admission():
+        scanning = [
+            tid
+            for tid, target in (await runs.active(names.SCAN)).items()
+            if target in (dataset_id, reference)
+        ]
+        if scanning:
+            raise HTTPException(
+                status_code=HTTP_409_CONFLICT,
+                detail=f"dataset {dataset_id} or {reference} is being scanned (task "
+                f"{scanning[0]}); compare them when that task ends",
+            )
+        found = await anyio.to_thread.run_sync(_stored_drift, store, dataset_id, reference, format_)
+        if found is not None:  # stored while this request waited for the lock
+            return found
+        making = [
+            tid
+            for tid, p in (await runs.active_parameters(names.DRIFT)).items()
+            if (p.get("dataset_id"), p.get("reference_id")) == (dataset_id, reference)
+        ]
+        if making:
+            tid = making[0]
+        else:
+            tid = await runs.start(
+                names.DRIFT, {"dataset_id": dataset_id, "reference_id": reference}
+            )
+    return _accepted(tid)
+
+
+def _stored_drift(
+    store: Store, dataset_id: str, reference: str, format_: str
+) -> Response[Any] | None:
+    """404 for an unknown dataset, 422 for datasets of two modalities; the stored comparison."""
+    current, other = store.dataset(dataset_id), store.dataset(reference)
+    if current.modality != other.modality:
+        raise ConfigError(
+            f"cannot compare {current.modality} dataset {dataset_id} with "
+            f"{other.modality} dataset {reference}"
+        )
     summary = read_drift(dataset_id, reference)
     if summary is None:
-        summary, _ = write_drift(dataset_id, reference)
+        return None
     if format_ == "json":
-        return summary.to_json()
+        return Response(summary.to_json())
     html_path, _ = drift_paths(dataset_id, reference)
-    return Response(html_path.read_bytes(), media_type="text/html")
+    try:
+        return Response(html_path.read_bytes(), media_type="text/html")
+    except FileNotFoundError:  # its JSON without its HTML: make both again
+        return None
 
 
-@get("/scan/{dataset_id:str}/outliers", summary="Outliers of a dataset", sync_to_thread=True)
-def outliers(request: Request, dataset_id: str) -> dict[str, Any]:
-    """The latest detection (each scan ends with the default one); made now if there is none."""
-    request.app.state.store.dataset(dataset_id)
-    stored = read_outliers(dataset_id)
-    if stored is None:
-        result = detect(dataset_id, store=request.app.state.store)
-        write_outliers(result)
-        stored = result.to_json()
-    return stored
+@get(
+    "/scan/{dataset_id:str}/outliers",
+    summary="Outliers of a dataset: the latest detection, or 202 {tid} of the run making it",
+    responses={202: ResponseSpec(data_container=TaskStarted, description=_MAKING)},
+)
+async def outliers(request: Request, dataset_id: str) -> Response[dict[str, Any]]:
+    """The latest detection (each scan ends with the default one). When none is stored, a
+    detect-outliers run with the default options is started on the workers (or the scan or
+    detection of this dataset already under way is named): 202 `{tid}`."""
+    store: Store = request.app.state.store
+    await anyio.to_thread.run_sync(store.dataset, dataset_id)
+    stored = await anyio.to_thread.run_sync(read_outliers, dataset_id)
+    if stored is not None:
+        return Response(stored)
+    runs: Runs = request.app.state.runs
+    async with runs.admission():
+        stored = await anyio.to_thread.run_sync(read_outliers, dataset_id)
+        if stored is not None:  # stored while this request waited for the lock
+            return Response(stored)
+        making = [  # a scan ends with a detection
+            tid
+            for tid, target in (await runs.active(names.SCAN, names.OUTLIERS)).items()
+            if target == dataset_id
+        ]
+        tid = making[0] if making else await runs.start(names.OUTLIERS, {"dataset_id": dataset_id})
+    return _accepted(tid)
 
 
 @post(
@@ -138,7 +231,7 @@ async def rerun_outliers(request: Request, dataset_id: str, data: OutlierRequest
     detector, contamination = check_request(data.detector, data.contamination, data.columns)
     await anyio.to_thread.run_sync(request.app.state.store.dataset, dataset_id)
     tid = await request.app.state.runs.start(
-        "detect-outliers",
+        names.OUTLIERS,
         {
             "dataset_id": dataset_id,
             "detector": detector,

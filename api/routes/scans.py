@@ -1,4 +1,5 @@
-"""POST /scan/ starts a scan-dataset flow run; /task/ reads and cancels flow runs."""
+"""POST /scan/ starts a scan-dataset flow run (admitted atomically); /task/ reads and cancels
+flow runs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import uuid
 from typing import Annotated, Any
 
+import anyio
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
@@ -22,9 +24,8 @@ from bqat.exceptions import ConfigError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
 from bqat.store import Store, check_dataset_id
-from flows.scan import DEFAULT_BATCH_SIZE
+from flows import names
 
-SCAN_FLOW = "scan-dataset"
 SCAN_KEYS = ("pattern", "batch_size")  # scan options; every other option goes to the engine
 
 
@@ -37,9 +38,10 @@ def scan_parameters(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
             re.compile(str(scan["pattern"]))
         except re.error as exc:
             raise ConfigError(f"pattern {scan['pattern']!r}: {exc}") from None
-    size = scan.get("batch_size", DEFAULT_BATCH_SIZE)
-    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 10_000:
-        raise ConfigError("batch_size must be an integer from 1 to 10000")
+    if "batch_size" in scan:  # passed only when given: the default is the scan flow's
+        size = scan["batch_size"]
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 10_000:
+            raise ConfigError("batch_size must be an integer from 1 to 10000")
     return scan, engine
 
 
@@ -51,39 +53,46 @@ async def start_scan(
     source: str,
     files: list[str] | None,
 ) -> TaskCreated:
-    """Check everything, make the dataset, refuse over the concurrency limit, start the run."""
+    """Check everything, then admit atomically: refuse a second writer of the dataset (409) or a
+    scan over BQAT_MAX_CONCURRENT_SCANS (429), else make the dataset and create the run.
+
+    The checks and the creation hold the admission lock (shared by every API process on
+    BQAT_HOME), so simultaneous requests see each other's runs.
+    """
     check_modality(modality)
     scan, engine = scan_parameters(options)
     engine = check_options(modality, engine)
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
     runs: Runs = request.app.state.runs
-    limit = get_settings().max_concurrent_scans
-    active = await runs.active(SCAN_FLOW)
-    same = [tid for tid, target in active.items() if target == dataset_id]
-    if same:  # two scans writing one dataset at once could store a file twice
-        raise HTTPException(
-            status_code=HTTP_409_CONFLICT,
-            detail=f"a scan into dataset {dataset_id} is already queued or running (task "
-            f"{same[0]}); wait for it or cancel it",
-        )
-    if len(active) >= limit:
-        raise HTTPException(
-            status_code=HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"{limit} scans are running or queued (BQAT_MAX_CONCURRENT_SCANS); retry later",
-        )
     store: Store = request.app.state.store
-    store.create_dataset(dataset_id, modality)
-    tid = await runs.start(
-        SCAN_FLOW,
-        {
-            "source": source,
-            "modality": modality,
-            "dataset_id": dataset_id,
-            "files": files,
-            "options": engine,
-            **scan,
-        },
-    )
+    limit = get_settings().max_concurrent_scans
+    async with runs.admission():
+        active = await runs.active(names.SCAN)
+        same = [tid for tid, target in active.items() if target == dataset_id]
+        if same:  # two scans writing one dataset at once could store a file twice
+            raise HTTPException(
+                status_code=HTTP_409_CONFLICT,
+                detail=f"a scan into dataset {dataset_id} is already queued or running (task "
+                f"{same[0]}); wait for it or cancel it",
+            )
+        if len(active) >= limit:
+            raise HTTPException(
+                status_code=HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"{limit} scans are running or queued (BQAT_MAX_CONCURRENT_SCANS); "
+                "retry later",
+            )
+        await anyio.to_thread.run_sync(store.create_dataset, dataset_id, modality)
+        tid = await runs.start(
+            names.SCAN,
+            {
+                "source": source,
+                "modality": modality,
+                "dataset_id": dataset_id,
+                "files": files,
+                "options": engine,
+                **scan,
+            },
+        )
     return TaskCreated(tid=tid, dataset_id=dataset_id)
 
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Modality = Literal["face", "fingerprint", "iris", "speech"]
 JsonType = Literal["integer", "number", "boolean", "string"]
 Direction = Literal["higher_is_better", "lower_is_better", "closer_to_target_is_better", "none"]
 
@@ -79,7 +78,7 @@ class Measure:
     """
 
     name: str
-    modality: Modality
+    modality: str
     type: JsonType
     description: str
     unit: str | None = None

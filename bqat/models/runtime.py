@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from bqat.exceptions import ConfigError, ModelError
-from bqat.models.registry import resolve
+from bqat.models.registry import get_spec, resolve
 from bqat.settings import get_settings
 
 if TYPE_CHECKING:
@@ -71,6 +71,8 @@ def session(name: str) -> onnxruntime.InferenceSession:
         existing = _sessions.get(name)
         if existing is not None:
             return existing
+        if not get_spec(name).is_onnx:
+            raise ModelError(f"model {name} ({get_spec(name).file}) is not an ONNX model")
         ort = onnxruntime_module()
         options = ort.SessionOptions()
         options.intra_op_num_threads = get_settings().threads
@@ -88,7 +90,20 @@ def session(name: str) -> onnxruntime.InferenceSession:
         return created
 
 
-def active_providers() -> list[str]:
-    """Providers the sessions created so far actually run on (CUDA may fall back to CPU)."""
+def loaded_providers() -> dict[str, list[str]]:
+    """name -> the providers its session actually runs on, for each session created so far.
+
+    ONNX Runtime drops a requested provider it cannot initialise (CUDA without a usable GPU), so
+    this can be less than `providers()` asked for.
+    """
     with _lock:
-        return sorted({p for s in _sessions.values() for p in s.get_providers()})
+        return {name: list(s.get_providers()) for name, s in _sessions.items()}
+
+
+def active_providers() -> list[str]:
+    """Providers the sessions created so far actually run on, best first (CUDA before CPU)."""
+    used = {p for names in loaded_providers().values() for p in names}
+    if not used:
+        return []
+    ranked = onnxruntime_module().get_available_providers()  # ONNX Runtime's priority order
+    return sorted(used, key=lambda p: (ranked.index(p) if p in ranked else len(ranked), p))

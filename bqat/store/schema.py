@@ -21,6 +21,7 @@ META_COLUMNS: dict[str, pa.DataType] = {
     "engine_version": pa.string(),
     "models": pa.string(),  # JSON object: model name -> sha256
     "options": pa.string(),  # JSON object of the options the sample was assessed with
+    "measure_errors": pa.string(),  # JSON object: measure name -> why it could not be computed
 }
 
 ERROR_SCHEMA = pa.schema(

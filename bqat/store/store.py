@@ -48,7 +48,7 @@ Operator = Literal["=", "!=", "<", "<=", ">", ">="]
 OPERATORS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
 _CACHED_DATASETS = 2
 _READ_ATTEMPTS = 5
-_JSON_COLUMNS = ("models", "options")
+_JSON_COLUMNS = ("models", "options", "measure_errors")
 _REPLACES = "bqat.replaces"  # Parquet metadata of a merged part: the names of the parts it holds
 MAX_PARTS = 32
 
@@ -168,8 +168,9 @@ class Store:
     ) -> None:
         """Store one batch: each list becomes one atomic Parquet part.
 
-        Rows hold the bookkeeping columns (file, sha256, engine_version, models, options;
-        dataset_id and scanned_at are filled in) and the measures; unknown keys are refused.
+        Rows hold the bookkeeping columns (file, sha256, engine_version, models, options,
+        measure_errors; dataset_id and scanned_at are filled in) and the measures; unknown keys
+        are refused.
         Errors hold file, sha256 (may be None) and reason.
         """
         meta = self._meta(dataset_id)
@@ -272,6 +273,9 @@ class Store:
         items = page.to_pylist()
         for item in items:
             item["scanned_at"] = item["scanned_at"].isoformat()
+            for column in _JSON_COLUMNS:  # objects, not JSON text inside JSON
+                if item[column] is not None:  # null: stored before the column existed
+                    item[column] = json.loads(item[column])
         return Page(items=items, total=total, offset=offset, limit=limit)
 
     def rows(
@@ -623,7 +627,8 @@ def _table(
     """Records as a table of `schema`; dataset_id and scanned_at are filled in.
 
     The measures go through one struct-array conversion, done by Arrow in C++ (about twice as
-    fast as gathering columns in Python); `models` and `options` become JSON text.
+    fast as gathering columns in Python); `models`, `options` and `measure_errors` become JSON
+    text.
     """
     unknown = set().union(*map(dict.keys, records)) - set(schema.names)
     if unknown:

@@ -8,43 +8,18 @@
 #include <memory>
 #include <string>
 
+#include "bqat/modalities.hpp"
+#include "bqat/numpy_views.hpp"
 #include "bqat/phash.hpp"
 #include "bqat/stats.hpp"
 #include "bqat/tensor.hpp"
 
 namespace py = pybind11;
 using bqat::NativeError;
+using bqat::image_view;
+using bqat::shape_of;
 
 namespace {
-
-std::string shape_of(const py::array& a) {
-    std::string s = "(";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-    return s + (a.ndim() == 1 ? ",)" : ")");
-}
-
-bqat::ImageView image_view(const py::array& a, const char* what, bool grey_only) {
-    if (a.dtype().kind() != 'u' || a.itemsize() != 1)
-        throw NativeError(std::string(what) + ": image must be uint8, got " +
-                          std::string(py::str(a.dtype())));
-    const bool grey_3d = a.ndim() == 3 && a.shape(2) == 1;
-    if (grey_only ? !(a.ndim() == 2 || grey_3d)
-                  : !(a.ndim() == 2 || (a.ndim() == 3 && a.shape(2) >= 1 && a.shape(2) <= 4)))
-        throw NativeError(std::string(what) + ": image must be " +
-                          (grey_only ? "H x W (grey)" : "H x W or H x W x C with C in 1..4") +
-                          ", got shape " + shape_of(a));
-    if (a.shape(0) == 0 || a.shape(1) == 0)
-        throw NativeError(std::string(what) + ": image is empty, shape " + shape_of(a));
-    bqat::ImageView v;
-    v.data = static_cast<const std::uint8_t*>(a.data());
-    v.height = static_cast<int>(a.shape(0));
-    v.width = static_cast<int>(a.shape(1));
-    v.channels = a.ndim() == 3 ? static_cast<int>(a.shape(2)) : 1;
-    v.row_stride = a.strides(0);
-    v.pixel_stride = a.strides(1);
-    v.channel_stride = a.ndim() == 3 ? a.strides(2) : 1;
-    return v;
-}
 
 bqat::TensorSpec tensor_spec(const std::array<float, 3>& mean, const std::array<float, 3>& std,
                              bool swap_rb, const std::string& layout) {
@@ -271,4 +246,6 @@ the first chunk it agrees on. Cost: O(k n log n) to bucket, plus the candidate p
 n^2 / 2 x sum over chunks of 2^-width for random hashes (1.3% of all pairs at max_distance 6:
 ~6 x 10^7 for 10^5 hashes; all of them at 15, 8.75 times as many at 32, where chunks of 1-2 bits
 no longer separate anything), plus O(P log P) to sort the P pairs reported.)doc");
+
+    bqat::bind_modalities(m);
 }

@@ -18,6 +18,30 @@ def test_health_info_and_specification(client):
     assert unknown.status_code == 422 and "available: face" in unknown.json()["detail"]
 
 
+def test_info_reports_the_providers_the_loaded_sessions_use(client, monkeypatch):
+    from bqat.models import runtime
+
+    monkeypatch.setattr(runtime, "_sessions", {})
+    before = client.get("/info").json()
+    assert before["loaded_sessions"] == 0
+    assert before["providers"] == before["requested_providers"] == ["CPUExecutionProvider"]
+    assert "CPUExecutionProvider" in before["available_providers"]
+    assert all(not m["loaded"] and m["providers"] for m in before["models"])
+    runtime.session("face_mesh")
+    # A CUDA build would ask for CUDA; what counts is what the loaded session really runs on.
+    ort = runtime.onnxruntime_module()
+    cuda = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: cuda)
+    after = client.get("/info").json()
+    assert after["loaded_sessions"] == 1 and after["requested_providers"] == cuda
+    assert after["providers"] == ["CPUExecutionProvider"]
+    models = {m["name"]: m for m in after["models"]}
+    assert models["face_mesh"]["loaded"] and models["face_mesh"]["providers"] == [
+        "CPUExecutionProvider"
+    ]
+    assert not models["iris_landmark"]["loaded"] and models["iris_landmark"]["providers"] == cuda
+
+
 def test_a_scan_request_becomes_a_scheduled_flow_run(client):
     created = client.post("/scan/", json={"input": "faces", "modality": "face"})
     assert created.status_code == 201, created.text
@@ -157,7 +181,9 @@ def test_scans_over_the_concurrency_limit_are_refused_with_429(client, set_env):
     assert refused is not None and "BQAT_MAX_CONCURRENT_SCANS" in refused.json()["detail"]
 
 
-def test_outliers_are_read_computed_and_rerun_as_a_task(client):
+def test_outliers_are_read_made_by_a_task_when_missing_and_rerun_as_a_task(client):
+    from bqat.outliers import detect, write_outliers
+
     store = Store()
     store.create_dataset("ds", "face")
     rows = [
@@ -168,6 +194,14 @@ def test_outliers_are_read_computed_and_rerun_as_a_task(client):
     store.append("ds", rows=rows)
     names = [d["name"] for d in client.get("/scan/detectors").json()]
     assert names == ["ECOD", "IForest", "COPOD", "KNN", "PCA", "CBLOF"]
+    missing = client.get("/scan/ds/outliers")  # none stored: a detect-outliers run makes it
+    assert missing.status_code == 202, missing.text
+    making = missing.json()["tid"]
+    task = client.get(f"/task/{making}").json()
+    assert (task["kind"], task["dataset_id"], task["state"]) == ("outliers", "ds", "SCHEDULED")
+    assert client.get("/scan/ds/outliers").json() == {"tid": making}  # that run, not another
+    client.post(f"/task/{making}/cancel")
+    write_outliers(detect("ds"))  # what the run does on a worker
     found = client.get("/scan/ds/outliers").json()
     assert found["detector"] == "ECOD" and found["columns"] == ["iso_sharpness"]
     assert found["outliers"][0]["file"] == "odd.jpg" and found["outliers"][0]["rank"] == 1

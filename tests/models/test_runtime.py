@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bqat import ConfigError
+from bqat import ConfigError, ModelError
 from bqat.models import runtime
 
 
@@ -55,3 +55,31 @@ def test_both_onnxruntime_flavours_installed_is_refused(monkeypatch):
     monkeypatch.setattr(runtime, "_installed", lambda name: True)
     with pytest.raises(ConfigError, match="both installed"):
         runtime.onnxruntime_module()
+
+
+def test_the_providers_of_each_loaded_session_are_reported(shared):
+    assert runtime.loaded_providers() == {}
+    assert runtime.active_providers() == []
+    runtime.session("yunet_s_dynamic")
+    assert runtime.loaded_providers() == {"yunet_s_dynamic": ["CPUExecutionProvider"]}
+
+
+def test_active_providers_are_ranked_best_first(monkeypatch):
+    class Fake:
+        def __init__(self, providers):
+            self.providers = providers
+
+        def get_providers(self):
+            return self.providers
+
+    cpu, cuda = "CPUExecutionProvider", "CUDAExecutionProvider"
+    monkeypatch.setattr(runtime, "_sessions", {"a": Fake([cpu]), "b": Fake([cuda, cpu])})
+    ort = runtime.onnxruntime_module()
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [cuda, cpu])
+    assert runtime.active_providers() == [cuda, cpu]
+    assert runtime.loaded_providers() == {"a": [cpu], "b": [cuda, cpu]}
+
+
+def test_a_file_that_is_not_an_onnx_model_gets_no_session(shared):
+    with pytest.raises(ModelError, match="not an ONNX model"):
+        runtime.session("nfiq2_forest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -48,9 +49,31 @@ def test_rows_and_errors_come_back_with_their_bookkeeping(store):
     ]
     assert page.items[0]["scanned_at"].endswith("+00:00")
     assert page.items[0]["yaw_degree"] is None
+    assert page.items[0]["measure_errors"] is None  # not given: unknown, not "none failed"
     assert store.errors("ds") == [{"file": "c.png", "reason": "truncated"}]
     info = store.dataset("ds")
     assert (info.modality, info.rows, info.errors) == ("face", 2, 1)
+
+
+def test_the_object_columns_come_back_as_objects_and_export_as_json_text(store):
+    failed = {"iso_sharpness": "ZeroDivisionError: division by zero"}
+    store.append(
+        "ds",
+        rows=[
+            {
+                **row("a.jpg"),
+                "models": {"face_mesh": "b" * 64},
+                "options": {"confidence": 0.5},
+                "measure_errors": failed,
+            }
+        ],
+    )
+    item = store.profiles("ds").items[0]
+    assert item["models"] == {"face_mesh": "b" * 64}
+    assert item["options"] == {"confidence": 0.5}
+    assert item["measure_errors"] == failed
+    table, _ = store.rows("ds")
+    assert json.loads(table.column("measure_errors")[0].as_py()) == failed
 
 
 def test_the_latest_event_per_file_wins(store):

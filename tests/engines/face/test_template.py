@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bqat.face.detector import detect_faces
-from bqat.face.landmarks import face_mesh
-from bqat.face.template import build_template, load_template
-from bqat.face.topology import EYE_OUTER, MOUTH_CORNERS
+from bqat.engines.face.detector import detect_faces
+from bqat.engines.face.landmarks import face_mesh
+from bqat.engines.face.template import build_template, load_template
+from bqat.engines.face.topology import EYE_OUTER, MOUTH_CORNERS
 
 
 def test_the_mirror_correspondence_is_an_involution_that_swaps_the_eyes():

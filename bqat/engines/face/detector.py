@@ -40,8 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bqat import _native
-from bqat.exceptions import ConfigError, InputError, ModelError
-from bqat.face._onnx import run_model
+from bqat.decode import require_bgr
+from bqat.exceptions import ConfigError, ModelError
+from bqat.models.inference import run_model
 
 MODEL = "yunet_s_dynamic"
 NMS_IOU = 0.3
@@ -97,18 +98,6 @@ def detect_faces_batch(
         _faces(*_candidates(outputs, index, max_side, min_score), scale)
         for index, scale in enumerate(scales)
     ]
-
-
-def require_bgr(image: object) -> np.ndarray:
-    """`image` itself if it is a non-empty uint8 H x W x 3 array (BGR), else `InputError`."""
-    if not isinstance(image, np.ndarray):
-        raise InputError(f"image must be a NumPy array, got {type(image).__name__}")
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
-        raise InputError(
-            f"image must be uint8 H x W x 3 (BGR, as decode_image gives), "
-            f"got {image.dtype} with shape {image.shape}"
-        )
-    return image
 
 
 def _check_options(min_score: float, max_side: int) -> None:

@@ -9,8 +9,8 @@ import pytest
 from face_transforms import mirror, shrink_by_half
 
 from bqat import ConfigError, InputError, ModelError
-from bqat.face import detector
-from bqat.face.detector import Face, detect_faces, detect_faces_batch
+from bqat.engines.face import detector
+from bqat.engines.face.detector import Face, detect_faces, detect_faces_batch
 from bqat.models import registry, runtime
 
 # YuNet's keypoints after a left-right swap: the subject's eyes and mouth corners trade places.

@@ -11,9 +11,9 @@ import pytest
 from face_transforms import mirror, rotate_expanded, shrink_by_half
 
 from bqat import InputError, ModelError
-from bqat.face import landmarks
-from bqat.face.detector import Face, detect_faces
-from bqat.face.landmarks import Eye, Mesh, Roi, eyes, face_mesh
+from bqat.engines.face import landmarks
+from bqat.engines.face.detector import Face, detect_faces
+from bqat.engines.face.landmarks import Eye, Mesh, Roi, eyes, face_mesh
 
 # Eye corners, then upper lid, other corner, lower lid: a polygon around each eye's opening.
 RIGHT_EYE_OUTLINE = [33, 160, 159, 158, 133, 153, 145, 144]

@@ -17,8 +17,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bqat.face.context import ALIGNED_SIZE, FaceContext
-from bqat.face.topology import (
+from bqat.engines.face.context import ALIGNED_SIZE, FaceContext
+from bqat.engines.face.topology import (
     CHIN,
     CHIN_POINTS,
     FACE_SIDE_LEFT,
@@ -31,10 +31,15 @@ from bqat.face.topology import (
     RIGHT_EYE_CORNERS,
     RIGHT_EYE_LIDS,
 )
-from bqat.measures import Linear, Measure, Sigmoid, declare
-from bqat.phash import PHASH_COLUMN, PHASH_DESCRIPTION, image_phash
+from bqat.measures import Linear, Measure, Sigmoid
+from bqat.measures.common import file_measure
+from bqat.measures.image import (
+    PIXELS,
+    grey_statistics_measures,
+    image_size_measures,
+    phash_measure,
+)
 
-PIXELS = "px"
 ISO = "ISO/IEC 29794-5"
 EYE_CLOSED_BELOW = 0.15
 # Calibrated on the sample faces: neutral mouths 0.69-0.84, a broad smile 1.00.
@@ -314,28 +319,8 @@ def _above(rule: Callable[[FaceContext], Any], threshold: float) -> Callable[[Fa
 
 
 FACE_MEASURES: list[Measure] = [
-    _face(
-        "file",
-        "string",
-        "Path of the sample relative to the scanned folder (null for bytes or arrays).",
-        lambda c: c.file,
-    ),
-    _face(
-        "image_height",
-        "integer",
-        "Height of the decoded, upright image.",
-        lambda c: c.image.height,
-        unit=PIXELS,
-        range=(1, None),
-    ),
-    _face(
-        "image_width",
-        "integer",
-        "Width of the decoded, upright image.",
-        lambda c: c.image.width,
-        unit=PIXELS,
-        range=(1, None),
-    ),
+    file_measure("face"),
+    *image_size_measures("face"),
     _face(
         "confidence",
         "number",
@@ -530,48 +515,7 @@ FACE_MEASURES: list[Measure] = [
         _glasses_score,
         range=(0, 1),
     ),
-    _face(
-        "brightness",
-        "number",
-        "Mean grey level of the whole image.",
-        lambda c: round(c.image_stats["mean"], 3),
-        unit="grey level",
-        range=(0, 255),
-    ),
-    _face(
-        "contrast",
-        "number",
-        "Standard deviation of the grey levels of the whole image.",
-        lambda c: round(c.image_stats["std"], 3),
-        unit="grey level",
-        range=(0, 128),
-    ),
-    _face(
-        "dynamic_range",
-        "number",
-        "Mean of the brightest 1% minus the darkest 1% of grey levels.",
-        lambda c: round(c.image_stats["dynamic_range"], 3),
-        unit="grey level",
-        range=(0, 255),
-        direction="higher_is_better",
-    ),
-    _face(
-        "sharpness",
-        "number",
-        "Variance of the Laplacian of the grey image (whole image).",
-        lambda c: round(c.image_stats["laplacian_variance"], 3),
-        range=(0, None),
-        direction="higher_is_better",
-    ),
-    _face(
-        "brightness_variance",
-        "number",
-        "Standard deviation of the mean grey level of tiles 1/16 of the shorter side.",
-        lambda c: round(c.image_stats["block_mean_std"], 3),
-        unit="grey level",
-        range=(0, 128),
-        direction="lower_is_better",
-    ),
+    *grey_statistics_measures("face"),
     _face(
         "face_ratio",
         "number",
@@ -823,7 +767,5 @@ FACE_MEASURES: list[Measure] = [
         clause=ISO + " background uniformity",
         component=Sigmoid(x0=10, w=100, h=190, a=1, s=-1),
     ),
-    _face(PHASH_COLUMN, "string", PHASH_DESCRIPTION, lambda c: image_phash(c.grey)),
+    phash_measure("face"),
 ]
-
-declare(FACE_MEASURES)

@@ -4,11 +4,11 @@ Both models see a square crop of the image, rotated so the eyes are level (`Roi`
 crop pixels. Each answer is mapped back to the image through the very matrix that made its
 crop (`Roi.affine`), so the crop and the way back cannot disagree.
 
-Pixel convention (decided here, tested in tests/face/test_landmarks.py). Coordinates are
+Pixel convention (decided here, tested in tests/engines/face/test_landmarks.py). Coordinates are
 continuous with the origin at the top-left corner of the top-left pixel, as in
-`bqat.face.detector`: pixel (i, j) covers [j, j + 1) x [i, i + 1). A crop of `size` pixels spans
-[0, size] in the same convention, which is what MediaPipe means by its landmark coordinates
-(they are normalised by the crop size, 0 and 1 being the crop's outer edges). The native
+`bqat.engines.face.detector`: pixel (i, j) covers [j, j + 1) x [i, i + 1). A crop of `size`
+pixels spans [0, size] in the same convention, which is what MediaPipe means by its landmark
+coordinates (they are normalised by the crop size, 0 and 1 being the crop's outer edges). The native
 `warp_crop` kernel, in contrast, indexes pixels by their centres (source pixel j is sampled at
 x = j), so the matrix it gets is shifted by half a pixel on both sides: crop pixel i has its
 centre at i + 0.5 and reads the image at (its image position) - 0.5.
@@ -27,10 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bqat import _native
+from bqat.decode import require_bgr
+from bqat.engines.face.detector import Face
+from bqat.engines.face.topology import EYE_OUTER, LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
 from bqat.exceptions import ModelError
-from bqat.face._onnx import run_model
-from bqat.face.detector import Face, require_bgr
-from bqat.face.topology import EYE_OUTER, LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS
+from bqat.models.inference import run_model
 
 MESH_MODEL = "face_mesh"
 IRIS_MODEL = "iris_landmark"

@@ -7,13 +7,13 @@ import itertools
 import numpy as np
 import pytest
 
-from bqat.face.pose import (
+from bqat.engines.face.pose import (
     angles_from_rotation,
     frontal_frame,
     head_pose,
     rotation_from_angles,
 )
-from bqat.face.topology import EYE_OUTER, MOUTH_CORNERS
+from bqat.engines.face.topology import EYE_OUTER, MOUTH_CORNERS
 
 NOSE_TIP = 1
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from bqat.face.pose import frontal_frame
-from bqat.face.topology import EYE_OUTER
+from bqat.engines.face.pose import frontal_frame
+from bqat.engines.face.topology import EYE_OUTER
 
 TEMPLATE_FILE = Path(__file__).with_name("data") / "face_template.json"
 _MIRROR_X = np.array([-1.0, 1.0, 1.0])

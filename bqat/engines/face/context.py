@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from bqat import _native
 from bqat.decode import DecodedImage
-from bqat.face.detector import Face, detect_faces
-from bqat.face.landmarks import Eye, Mesh, eyes, face_mesh
-from bqat.face.options import FaceOptions
-from bqat.face.pose import Pose, head_pose
-from bqat.face.template import load_template
+from bqat.engines.face.detector import Face, detect_faces
+from bqat.engines.face.landmarks import Eye, Mesh, eyes, face_mesh
+from bqat.engines.face.options import FaceOptions
+from bqat.engines.face.pose import Pose, head_pose
+from bqat.engines.face.template import load_template
+from bqat.measures.image import ImageContext
 
 ALIGNED_SIZE = 192
 ALIGNED_IED = 64.0
@@ -58,13 +58,9 @@ class ReducedImage:
 
 
 @dataclass(frozen=True)
-class FaceContext:
+class FaceContext(ImageContext):
     """Everything the face measures read. Face-dependent fields are None when there is no face."""
 
-    file: str | None
-    image: DecodedImage
-    grey: np.ndarray
-    image_stats: dict[str, float]
     faces: list[Face]
     face: Face | None
     mesh: Mesh | None
@@ -93,16 +89,10 @@ def inter_eye_distance(right_eye: Eye, left_eye: Eye) -> float:
     return float(np.linalg.norm(left_eye.centre - right_eye.centre))
 
 
-def statistics_block(height: int, width: int) -> int:
-    """Tile side for block statistics: 1/16 of the shorter side, so the measure ignores scale."""
-    return max(4, min(height, width) // 16)
-
-
 def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -> FaceContext:
     """Run every stage once on a decoded BGR image."""
     pixels = image.pixels
     grey = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    stats = _native.grey_stats(grey, block=statistics_block(*grey.shape))
     faces = detect_faces(pixels, min_score=options.confidence, max_side=DETECTOR_SIDE)
     face = max(faces, key=_area) if faces else None
     mesh = face_mesh(pixels, face) if face is not None else None
@@ -119,7 +109,6 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
         file=file,
         image=image,
         grey=grey,
-        image_stats=stats,
         faces=faces,
         face=face,
         mesh=mesh,

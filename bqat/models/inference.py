@@ -1,4 +1,4 @@
-"""Running a registered model by name, with ONNX Runtime's failures turned into `ModelError`."""
+"""Running a registered model by name, with ONNX Runtime's failures on a sample typed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bqat.exceptions import ModelError
+from bqat.exceptions import InferenceError
 from bqat.models.runtime import session
 
 
@@ -15,11 +15,11 @@ def run_model(name: str, feeds: dict[str, np.ndarray], outputs: Sequence[str]) -
 
     Outputs are asked for by name, never by position, so a re-exported graph whose outputs come
     in another order still decodes correctly, and one that lacks an output fails here, loudly.
-    ONNX Runtime raises its own untyped exceptions (wrong input shape, missing output, corrupt
-    graph); they become `ModelError` so a scan records them as a model problem.
+    A model that cannot be loaded raises `ModelError` (every sample would fail); ONNX Runtime's
+    own untyped failures on these feeds become `InferenceError`, which costs one sample only.
     """
     model = session(name)
     try:
         return model.run(list(outputs), feeds)
     except Exception as exc:
-        raise ModelError(f"model {name}: inference failed: {exc}") from exc
+        raise InferenceError(f"model {name}: inference failed: {exc}") from exc

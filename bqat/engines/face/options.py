@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
-
-from bqat.validation import validated
 
 
 class FaceOptions(BaseModel):
@@ -27,8 +23,3 @@ class FaceOptions(BaseModel):
         le=90,
         description="|roll| in degrees above which roll_pose is Anticlockwise/Clockwise.",
     )
-
-
-def face_options(values: dict[str, Any]) -> FaceOptions:
-    """Validated options; `ConfigError` naming each bad or unknown key."""
-    return validated(FaceOptions, "face options", values)

@@ -9,7 +9,7 @@ import pytest
 
 from bqat.decode import decode_image
 
-_SAMPLE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "face"
+_SAMPLE_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "face"
 SAMPLE_NAMES = sorted(path.stem for path in _SAMPLE_DIR.glob("*.jpg"))
 
 

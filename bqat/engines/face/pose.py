@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bqat.face.topology import EYE_OUTER, MOUTH_CORNERS
+from bqat.engines.face.topology import EYE_OUTER, MOUTH_CORNERS
 
 
 @dataclass(frozen=True)

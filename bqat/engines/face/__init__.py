@@ -1,0 +1,8 @@
+"""Face quality: detection (YuNet), the 468-point mesh and the iris (MediaPipe), ISO/IEC 29794-5.
+
+Each stage runs once per sample and its frozen result is what the face measures read.
+"""
+
+from bqat.engines.face.engine import ENGINE
+
+__all__ = ["ENGINE"]

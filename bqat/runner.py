@@ -1,0 +1,76 @@
+"""The library's one door to the Prefect flows: the entry points (`bqat.scan`, the CLI verbs that
+scan, detect, compare, report or schedule, and `bqat serve`) run flows through here.
+
+The rest of `bqat` never imports `flows`, so the core stays free of Prefect and never calls back
+into the orchestration built on top of it; this module imports the flows when one is run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bqat.scanning import ScanSummary
+
+SCAN_KEYS = ("pattern", "files", "batch_size", "progress_key")
+
+
+def scan(
+    source: str | Path, modality: str, dataset_id: str | None = None, **options: Any
+) -> ScanSummary:
+    """Run the `scan-dataset` flow over a folder; see flows.scan.scan_dataset.
+
+    `pattern`, `files`, `batch_size` and `progress_key` steer the scan; every other option
+    goes to the engine.
+    """
+    from flows.scan import scan_dataset
+
+    scan_keys = {key: options.pop(key) for key in SCAN_KEYS if key in options}
+    return scan_dataset(
+        source=str(source), modality=modality, dataset_id=dataset_id, options=options, **scan_keys
+    )
+
+
+def detect_outliers(
+    dataset_id: str, detector: str, columns: list[str] | None, contamination: float
+) -> dict[str, Any]:
+    """Run the `detect-outliers` flow; the stored detection as JSON."""
+    from flows.outliers import detect_outliers as flow
+
+    return flow(dataset_id, detector, columns, contamination)
+
+
+def compare_drift(dataset_id: str, reference: str, columns: list[str] | None) -> dict[str, Any]:
+    """Run the `compare-drift` flow; the stored verdict as JSON."""
+    from flows.drift import compare_drift as flow
+
+    return flow(dataset_id, reference, columns)
+
+
+def build_report(dataset_id: str) -> Path:
+    """Run the `build-report` flow; the path of the stored HTML report."""
+    from flows.report import build_report as flow
+
+    return flow(dataset_id)
+
+
+def schedule_audit(
+    folder: Path,
+    modality: str,
+    cron: str,
+    name: str | None,
+    timezone: str,
+    options: dict[str, Any],
+) -> Any:
+    """Apply the cron deployment of the `audit-folder` flow; what was scheduled."""
+    from flows.deployments import schedule_audit as apply
+
+    return apply(folder, modality, cron, name, timezone, options)
+
+
+def work_pool() -> str:
+    """The Prefect work pool whose workers run every flow."""
+    from flows.deployments import WORK_POOL
+
+    return WORK_POOL

@@ -1,0 +1,16 @@
+"""The one place that names the flows, and the API's task kind of each (no Prefect import).
+
+The flows' `@flow(name=...)`, their deployments and the API all read these names, so that the
+API can start and list runs without importing the flows themselves.
+"""
+
+from __future__ import annotations
+
+SCAN = "scan-dataset"
+OUTLIERS = "detect-outliers"
+REPORT = "build-report"
+DRIFT = "compare-drift"
+AUDIT = "audit-folder"
+
+# flow name -> the `kind` of its runs in GET /task/
+KIND = {SCAN: "scan", OUTLIERS: "outliers", REPORT: "report", DRIFT: "drift", AUDIT: "audit"}
