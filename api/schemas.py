@@ -170,7 +170,10 @@ def _bounds(entry: dict[str, object]) -> tuple[float | None, float | None]:
 
 def _example(entry: dict[str, object]) -> object:
     """A realistic value from the declaration: an enumeration's first value, the middle of a
-    closed range, else a typical magnitude for the unit within the open range."""
+    closed range, else a typical magnitude for the unit within the open range; a declared
+    example comes first."""
+    if entry.get("example") is not None:
+        return entry["example"]
     values = entry.get("values")
     if values:
         return values[0]  # type: ignore[index]
@@ -237,6 +240,9 @@ class MeasureSpec(msgspec.Struct):
     component: Annotated[
         str | msgspec.UnsetType,
         msgspec.Meta(description="Mapping to the 0-100 column `<name>_scalar`, when declared."),
+    ] = msgspec.UNSET
+    example: Annotated[
+        Any, msgspec.Meta(description="A typical value, where the declaration gives one.")
     ] = msgspec.UNSET
 
     @classmethod

@@ -11,6 +11,7 @@ def file_measure(modality: str) -> Measure:
         name="file",
         modality=modality,
         type="string",
+        example="subject_0001.jpg",
         description="Path of the sample relative to the scanned folder (null for bytes or arrays).",
         compute=lambda c: c.file,
     )

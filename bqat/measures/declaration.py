@@ -74,7 +74,8 @@ class Measure:
     `component` is the default mapping of the raw value to a 0-100 quality component; a measure
     with one also yields the column `<name>_scalar`. `range` is (low, high), None where open.
     `compute` reads the modality's frozen per-sample context and returns the raw value, or None
-    when the sample does not allow it (no face, for instance).
+    when the sample does not allow it (no face, for instance). `example` is a typical value
+    (for the OpenAPI schema), where the range alone does not suggest one.
     """
 
     name: str
@@ -87,6 +88,7 @@ class Measure:
     clause: str | None = None
     component: Component | None = None
     values: tuple[str, ...] | None = None
+    example: object = None
     compute: Callable[[Any], object] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -106,6 +108,8 @@ class Measure:
         }
         if self.values is not None:
             entry["values"] = list(self.values)
+        if self.example is not None:
+            entry["example"] = self.example
         if self.component is None:
             return {self.name: entry}
         entry["component"] = self.component.describe()
@@ -120,4 +124,6 @@ class Measure:
             + ".",
             "clause": self.clause,
         }
+        if self.example is not None:
+            scalar["example"] = self.component(self.example)  # type: ignore[arg-type]
         return {self.name: entry, self.scalar_name: scalar}

@@ -49,6 +49,7 @@ def image_size_measures(modality: str) -> list[Measure]:
             description=f"{side.capitalize()} of the decoded, upright image.",
             unit=PIXELS,
             range=(1, None),
+            example={"height": 640, "width": 480}[side],
             compute=lambda c, side=side: getattr(c.image, side),
         )
         for side in ("height", "width")
@@ -97,6 +98,7 @@ def grey_statistics_measures(modality: str) -> list[Measure]:
             description="Variance of the Laplacian of the grey image (whole image).",
             range=(0, None),
             direction="higher_is_better",
+            example=120.5,
             compute=stat("laplacian_variance"),
         ),
         Measure(
@@ -120,5 +122,6 @@ def phash_measure(modality: str) -> Measure:
         modality=modality,
         type="string",
         description=PHASH_DESCRIPTION,
+        example="d36b84683d961b93",
         compute=lambda c: image_phash(c.grey),
     )

@@ -382,6 +382,7 @@ FACE_MEASURES: list[Measure] = [
         _with("ied")(lambda c: round(c.ied)),
         unit=PIXELS,
         range=(0, None),
+        example=120,
     ),
     _face(
         "pupil_right_x",
@@ -481,6 +482,7 @@ FACE_MEASURES: list[Measure] = [
         unit="ratio",
         range=(0, None),
         direction="higher_is_better",
+        example=0.32,
     ),
     _face(
         "eye_openness_left",
@@ -490,6 +492,7 @@ FACE_MEASURES: list[Measure] = [
         unit="ratio",
         range=(0, None),
         direction="higher_is_better",
+        example=0.32,
     ),
     _face(
         "mouth_opening",
@@ -499,6 +502,7 @@ FACE_MEASURES: list[Measure] = [
         unit="ratio",
         range=(0, None),
         direction="lower_is_better",
+        example=0.17,
     ),
     _face(
         "smile_score",
@@ -507,6 +511,7 @@ FACE_MEASURES: list[Measure] = [
         _smile_score,
         unit="ratio",
         range=(0, None),
+        example=0.78,
     ),
     _face(
         "glasses_score",
@@ -588,6 +593,7 @@ FACE_MEASURES: list[Measure] = [
         direction="higher_is_better",
         clause=ISO + " inter-eye distance",
         component=Sigmoid(x0=70, w=20),
+        example=120.0,
     ),
     _face(
         "iso_head_size",
@@ -625,6 +631,7 @@ FACE_MEASURES: list[Measure] = [
         direction="higher_is_better",
         clause=ISO + " eyes open",
         component=Sigmoid(x0=0.02, w=0.01),
+        example=0.14,
     ),
     _face(
         "iso_mouth_closed",
@@ -636,6 +643,7 @@ FACE_MEASURES: list[Measure] = [
         direction="lower_is_better",
         clause=ISO + " mouth closed",
         component=Sigmoid(x0=0.2, w=0.06, a=1, s=-1),
+        example=0.17,
     ),
     _face(
         "iso_luminance_mean",
@@ -707,6 +715,7 @@ FACE_MEASURES: list[Measure] = [
         direction="higher_is_better",
         clause=ISO + " sharpness",
         component=Sigmoid(x0=20, w=8),
+        example=98.5,
     ),
     _face(
         "iso_illumination_uniformity",
@@ -741,6 +750,7 @@ FACE_MEASURES: list[Measure] = [
         direction="lower_is_better",
         clause=ISO + " natural colour",
         component=Sigmoid(x0=0, w=10, h=200, a=1, s=-1),
+        example=0.0,
     ),
     _face(
         "iso_compression_artifacts",
@@ -753,6 +763,7 @@ FACE_MEASURES: list[Measure] = [
         direction="lower_is_better",
         clause=ISO + " compression artifacts",
         component=Sigmoid(x0=1.6, w=0.15, a=1, s=-1),
+        example=1.36,
     ),
     _face(
         "iso_background_uniformity",
@@ -766,6 +777,7 @@ FACE_MEASURES: list[Measure] = [
         direction="lower_is_better",
         clause=ISO + " background uniformity",
         component=Sigmoid(x0=10, w=100, h=190, a=1, s=-1),
+        example=2.7,
     ),
     phash_measure("face"),
 ]
