@@ -1,4 +1,4 @@
-"""The report page's own sections as HTML, placed at the top of Evidently's self-contained page.
+"""The report page as HTML: one self-contained document, no script, nothing from another host.
 
 Every value from the data is escaped; images are data URIs; links are in-page anchors only.
 """
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from bqat.exceptions import BqatError
 from bqat.measures import Measure
+from bqat.report_charts import histogram_svg, shares_svg
 
 if TYPE_CHECKING:
     from bqat.report import ReportContent
@@ -43,6 +43,14 @@ STYLE = """
 #bqat-report .thumbs { display: flex; gap: 6px; flex-wrap: wrap; }
 #bqat-report .none { color: #8a93a3; font-style: italic; }
 #bqat-report code { font-size: 13px; }
+#bqat-report .panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr));
+  gap: 14px; }
+#bqat-report .panel { border: 1px solid #e6e9ef; border-radius: 6px; padding: 8px 10px; }
+#bqat-report .panel h3 { font-size: 14px; margin: 0 0 2px; }
+#bqat-report .panel p { margin: 0 0 6px; color: #5b6475; font-size: 12px; }
+#bqat-report .chart { display: block; font-size: 10px; fill: #5b6475; }
+#bqat-report .chart rect { fill: #3d7bd9; }
+#bqat-report .chart .axis { stroke: #aab2c0; }
 """
 
 
@@ -56,20 +64,18 @@ class Deviation:
     iqrs: float
 
 
-def render_page(content: ReportContent, distributions: str, version: str, note: str | None) -> str:
-    """Our sections inserted at the top of Evidently's page (`distributions`); `note` says why
-    that page is empty when it is."""
+def render_page(content: ReportContent, version: str) -> str:
+    """The whole report page."""
     title = f"bqat report · {content.info.dataset_id}"
-    sections = _sections(content, version, note)
-    ours = f'<style>{STYLE}</style><div id="bqat-report">{sections}</div>'
-    for marker, addition in (("<head>", f"<title>{escape(title)}</title>"), ("<body>", ours)):
-        if distributions.count(marker) != 1:
-            raise BqatError(f"Evidently's page changed: expected one {marker} in it")
-        distributions = distributions.replace(marker, marker + addition, 1)
-    return distributions
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="UTF-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f'<div id="bqat-report">{_sections(content, version)}</div></body></html>\n'
+    )
 
 
-def _sections(content: ReportContent, version: str, note: str | None) -> str:
+def _sections(content: ReportContent, version: str) -> str:
     info = content.info
     outliers = (content.outliers or {}).get("outliers", [])
     exact = [g for g in content.duplicates if g.kind == "exact"]
@@ -106,15 +112,41 @@ def _sections(content: ReportContent, version: str, note: str | None) -> str:
             _duplicates_section(content),
             _errors_section(content),
             _columns_section(content),
-            '<h2 id="bqat-distributions">Distributions</h2>'
-            + (
-                f'<p class="none">{escape(note)}</p>'
-                if note
-                else f'<p class="sub">Drawn by Evidently from {content.sampled_rows} of '
-                f"{info.rows} rows (a seeded random sample when there are more). Each panel "
-                "says what the measure is and its unit.</p>"
-            ),
+            _distributions_section(content),
         ]
+    )
+
+
+def _distributions_section(content: ReportContent) -> str:
+    """A panel per measure holding values: the measures with a better direction first (the
+    quality measures a reader looks at), then the others, each group in record order."""
+    head = '<h2 id="bqat-distributions">Distributions</h2>'
+    ordered = sorted(content.measures, key=lambda m: m.direction == "none")
+    panels = [_panel(m, content) for m in ordered]
+    drawn = [p for p in panels if p]
+    if not drawn:
+        return head + '<p class="none">No measure holds a value yet: nothing to draw.</p>'
+    return (
+        head + f'<p class="sub">Every stored row ({content.info.rows}); each panel says what the '
+        "measure is, its unit and which way is better.</p>"
+        + f'<div class="panels">{"".join(drawn)}</div>'
+    )
+
+
+def _panel(measure: Measure, content: ReportContent) -> str:
+    chart = content.histograms.get(measure.name)
+    if chart is not None:
+        stats = " · ".join(f"{k} {v:.4g}" for k, v in chart.quantiles.items())
+        missing = f" · {chart.missing} without a value" if chart.missing else ""
+        drawing, detail = histogram_svg(chart), stats + missing
+    elif content.shares.get(measure.name):
+        drawing, detail = shares_svg(content.shares[measure.name]), ""
+    else:
+        return ""
+    return (
+        f'<div class="panel" id="panel-{escape(measure.name)}">'
+        f"<h3><code>{escape(measure.name)}</code></h3><p>{escape(caption(measure))}</p>"
+        f"{drawing}<p>{escape(detail)}</p></div>"
     )
 
 
