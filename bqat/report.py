@@ -53,7 +53,6 @@ class ReportContent:
     info: DatasetInfo
     generated_at: datetime
     measures: list[Measure]
-    summary: dict[str, dict[str, Any]]
     counts: dict[str, int]
     shares: dict[str, list[tuple[str, float]]]
     outliers: dict[str, Any] | None
@@ -91,7 +90,6 @@ def gather(dataset_id: str, store: Store) -> ReportContent:
         info=info,
         generated_at=datetime.now(UTC),
         measures=declared,
-        summary={row["column"]: row for row in store.summary(dataset_id)},
         counts={
             name: table.num_rows - table.column(name).null_count for name in table.column_names
         },
@@ -118,9 +116,12 @@ def _floats(values: pa.ChunkedArray) -> np.ndarray:
 
 def _failures(table: pa.Table) -> dict[str, MeasureFailures]:
     """Per measure, the rows whose `measure_errors` name it (rows stored before the column
-    existed hold null there and count as none)."""
+    existed hold null there and count as none). Only rows with a failure are parsed."""
+    failed = table.filter(pc.not_equal(table.column(MEASURE_ERRORS), "{}"))
     found: dict[str, MeasureFailures] = {}
-    for file, text in zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True):
+    for file, text in zip(
+        *(failed.column(c).to_pylist() for c in failed.column_names), strict=True
+    ):
         for measure, reason in json.loads(text or "{}").items():
             seen = found.get(measure)
             found[measure] = (

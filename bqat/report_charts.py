@@ -22,6 +22,8 @@ class Histogram:
 
     edges: list[float]
     counts: list[int]
+    low: float  # the smallest value
+    high: float  # the largest value
     quantiles: dict[str, float]  # p5, median, p95 of the values
     missing: int  # rows without a value
 
@@ -47,6 +49,8 @@ def histogram(values: np.ndarray, *, integer: bool) -> Histogram | None:
     return Histogram(
         edges=[float(e) for e in edges],
         counts=[int(c) for c in counts],
+        low=low,
+        high=high,
         quantiles={"p5": float(p5), "median": float(p50), "p95": float(p95)},
         missing=int(values.size - finite.size),
     )

@@ -290,10 +290,11 @@ def _columns_section(content: ReportContent) -> str:
 def _spread_text(column: str, content: ReportContent) -> str:
     if column in content.shares:
         return " · ".join(f"{label} {share:.0%}" for label, share in content.shares[column])
-    stats = content.summary.get(column)
-    if not stats:
+    chart = content.histograms.get(column)
+    if chart is None:
         return ""
-    return " · ".join(f"{k} {_value(stats[k])}" for k in ("min", "median", "max"))
+    median = chart.quantiles["median"]
+    return f"min {_value(chart.low)} · median {_value(median)} · max {_value(chart.high)}"
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
