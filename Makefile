@@ -14,7 +14,7 @@ endif
 
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
-.PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean
+.PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean bench-speech
 
 install: $(STAMP)
 
@@ -48,6 +48,11 @@ bench-scan: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api.py
+
+# The reference path needs the bench extra: $(BIN)/python -m pip install -c requirements.lock
+# speechmos==0.0.1.1 "librosa>=0.10,<0.12"; without it only our figures are printed.
+bench-speech: $(STAMP)
+	$(BIN)/python bench/speech.py
 
 # Re-resolve every pinned version from pyproject.toml's ranges (needs the package registry).
 lock:

@@ -12,6 +12,7 @@ create one" cannot interleave with another request's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -20,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Cancelled, Cancelling
+from prefect.states import Cancelled, Cancelling, Crashed
 
 from bqat.exceptions import NotFoundError
 from bqat.progress import read_progress
@@ -46,6 +47,11 @@ from flows.names import KIND
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 log = logging.getLogger("bqat.api")
 _FRESH_S = 0.5  # a running task's state is re-read from Prefect at most this often
+# A run PENDING this long was handed to a worker whose process never started it (it died, or
+# the machine went away); a run CANCELLING this long has nobody left to confirm the cancel.
+# Either would hold a BQAT_MAX_CONCURRENT_SCANS slot and be polled forever: the API ends it.
+STUCK_PENDING_S = 600.0
+STUCK_CANCELLING_S = 120.0
 
 
 class AlreadyFinal(Exception):
@@ -158,10 +164,55 @@ class Runs:
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))
             ),
         )
-        return {str(run.id): dict(run.parameters) for run in runs}
+        runs = [await self._settle(run) for run in runs]
+        return {
+            str(run.id): dict(run.parameters)
+            for run in runs
+            if run.state_type is None or run.state_type in ACTIVE
+        }
+
+    async def _settle(self, run: FlowRun) -> FlowRun:
+        """`run`, or, when it is stuck in PENDING or CANCELLING past its limit, the same run
+        moved to CRASHED or CANCELLED with a message saying why."""
+        state = run.state
+        if state is None or state.type not in (StateType.PENDING, StateType.CANCELLING):
+            return run
+        age = (datetime.now(UTC) - state.timestamp).total_seconds()
+        if state.type == StateType.PENDING and age > STUCK_PENDING_S:
+            final = Crashed(
+                message=f"the flow-run process did not start within {STUCK_PENDING_S:.0f} s "
+                "of being handed to a worker; run the task again"
+            )
+        elif state.type == StateType.CANCELLING and age > STUCK_CANCELLING_S:
+            final = Cancelled(
+                message=f"no worker confirmed the cancel within {STUCK_CANCELLING_S:.0f} s; "
+                "marked cancelled"
+            )
+        else:
+            return run
+        log.warning("task %s: %s", run.id, final.message)
+        await self._client.set_flow_run_state(run.id, final, force=True)
+        return await self._client.read_flow_run(run.id)
+
+    async def delete_artifacts(self, keys: list[str]) -> int:
+        """Delete every version of the Prefect artifacts with these keys; how many were."""
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        deleted = 0
+        for _ in range(1000):  # pages of 200; bounded in case a delete does not take
+            found = await self._client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)), limit=200
+            )
+            if not found:
+                return deleted
+            for artifact in found:
+                with contextlib.suppress(ObjectNotFound):  # deleted meanwhile by another request
+                    await self._client.delete_artifact(artifact.id)
+                deleted += 1
+        return deleted
 
     async def cancel(self, tid: str) -> Task:
-        run = await self._read(tid)
+        run = await self._settle(await self._read(tid))
         if run.state is None or run.state.is_final():
             raise AlreadyFinal(f"task {tid} is already {run.state_type.value}")
         waiting = run.state.type in (StateType.SCHEDULED, StateType.PAUSED)
@@ -177,6 +228,7 @@ class Runs:
             raise NotFoundError(f"unknown task {tid}") from None
 
     async def _task(self, run: FlowRun) -> Task:
+        run = await self._settle(run)
         flow_name = self._flow_names.get(str(run.flow_id))
         if flow_name is None:
             flow_name = (await self._client.read_flow(run.flow_id)).name

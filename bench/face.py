@@ -2,7 +2,10 @@
 
 Builds 200 JPEGs from ../shared/samples/face (resized copies, 40-100% of the original size),
 then prints: the mean JPEG decode time, our full-record time per image in one process, our
-throughput with one and with two worker processes, and the ratio of our time to the decode time.
+throughput with one and with two worker processes, the ratio of our time to the decode time,
+and what each stage costs in CPU time on one thread (detection, the crop search with the light
+mesh, FaceLandmarker v2, its blendshapes, the measures; and the second detector canvas that a
+3000 x 2000 frame whose face the 320 px canvas misses pays).
 Upstream BQAT needs about 50x the decode time (151 ms against 3.1 ms on this machine kind);
 the target is <= 10x. Run: make bench-face (or .venv/bin/python bench/face.py [--images N]).
 """
@@ -10,11 +13,13 @@ the target is <= 10x. Run: make bench-face (or .venv/bin/python bench/face.py [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -74,6 +79,65 @@ def throughput(paths: list[Path], workers: int) -> float:
         return len(paths) / (time.perf_counter() - start)
 
 
+def stage_ms(paths: list[Path]) -> dict[str, float]:
+    """CPU milliseconds per image of each stage, on one ORT thread (run in a fresh process)."""
+    from bqat.decode import decode_image
+    from bqat.engines.engine import record
+    from bqat.engines.face import ENGINE, landmarks
+    from bqat.engines.face.context import build_context
+    from bqat.engines.face.detector import COARSE_SIDE, detect_faces, find_faces, fine_side
+    from bqat.engines.face.options import FaceOptions
+
+    totals: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(stage: str) -> Iterator[None]:
+        start = time.process_time()
+        yield
+        totals[stage] = totals.get(stage, 0.0) + time.process_time() - start
+
+    _warm()
+    passes = 0
+    for path in paths:
+        image = decode_image(path)
+        with timed("detection (320 px canvas)"):
+            faces = find_faces(image.pixels)
+        if not faces:
+            continue
+        roi = landmarks.detector_roi(faces[0])
+        for _ in range(landmarks.MAX_SEARCH_PASSES):
+            passes += 1
+            with timed("crop search (light mesh passes)"):
+                moved = landmarks.mesh_roi(landmarks._run_mesh(image.pixels, roi))
+            settled, roi = landmarks._settled(roi, moved), moved
+            if settled:
+                break
+        with timed("FaceLandmarker v2"):
+            points, _ = landmarks._run_landmarker(image.pixels, roi)
+        with timed("blendshapes"):
+            landmarks.blendshapes(landmarks.Mesh(points, 1.0))
+        ctx = build_context(image, None, FaceOptions())
+        with timed("measures (record)"):
+            record(ENGINE.measures, ctx)
+    result = {stage: total / len(paths) * 1e3 for stage, total in totals.items()}
+    result["light mesh passes per image"] = passes / len(paths)
+    frame = np.full((2000, 3000, 3), 128, np.uint8)
+    side = fine_side(*frame.shape[:2])
+    start = time.process_time()
+    for _ in range(5):
+        detect_faces(frame, max_side=side)
+    result[f"second canvas {side} px (3000 x 2000, no face at {COARSE_SIDE})"] = (
+        (time.process_time() - start) / 5 * 1e3
+    )
+    return result
+
+
+def _stages_in_fresh_process(paths: list[Path]) -> dict[str, float]:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(stage_ms, (paths,))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
@@ -84,6 +148,7 @@ def main() -> None:
         ours = per_image_ms(paths)
         os.environ["BQAT_THREADS"] = "1"
         rates = {n: throughput(paths, n) for n in (1, 2)}
+        stages = _stages_in_fresh_process(paths[:40])
     print(f"images: {len(paths)} JPEGs from {SAMPLES}")
     print(f"JPEG decode (cv2.imdecode): {decode:8.2f} ms/image")
     print(f"bqat face record, 1 process: {ours:8.2f} ms/image = {1e3 / ours:6.1f} img/s")
@@ -92,6 +157,9 @@ def main() -> None:
             f"bqat face record, {workers} worker process(es), 1 ORT thread each: {rate:6.1f} img/s"
         )
     print(f"ratio to decode (1 process): {ours / decode:6.1f}x   (target <= 10x; upstream ~50x)")
+    print("stages, CPU ms per image on 1 ORT thread (40 images):")
+    for stage, value in stages.items():
+        print(f"  {stage:55s} {value:7.2f}")
 
 
 if __name__ == "__main__":

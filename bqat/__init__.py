@@ -5,6 +5,7 @@ import importlib
 from bqat._version import __version__
 from bqat.assessment import assess, specification
 from bqat.exceptions import (
+    AccessError,
     BqatError,
     ConfigError,
     InferenceError,
@@ -13,11 +14,19 @@ from bqat.exceptions import (
     ModelError,
     NativeError,
     NotFoundError,
+    PathNameError,
     SampleTimeout,
 )
 
 # The store pulls in DuckDB and pyarrow, and `scan` runs a Prefect flow: load them on use.
-_LAZY = {"ScanSummary": "scanning", "errors": "scanning", "profiles": "scanning", "scan": "runner"}
+_LAZY = {
+    "ScanSummary": "scanning",
+    "delete_dataset": "scanning",
+    "errors": "scanning",
+    "history": "scanning",
+    "profiles": "scanning",
+    "scan": "runner",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -28,6 +37,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AccessError",
     "BqatError",
     "ConfigError",
     "InferenceError",
@@ -36,11 +46,14 @@ __all__ = [
     "ModelError",
     "NativeError",
     "NotFoundError",
+    "PathNameError",
     "SampleTimeout",
     "ScanSummary",
     "__version__",
     "assess",
+    "delete_dataset",
     "errors",
+    "history",
     "profiles",
     "scan",
     "specification",

@@ -266,6 +266,29 @@ def _audit_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    from bqat.scanning import history
+
+    _print_rows(history(args.dataset), args.json)
+    return 0
+
+
+def _datasets_list(args: argparse.Namespace) -> int:
+    from bqat.store import Store
+
+    rows = [{**vars(info), "created": info.created.isoformat()} for info in Store().datasets()]
+    _print_rows(rows, args.json)
+    return 0
+
+
+def _datasets_delete(args: argparse.Namespace) -> int:
+    from bqat.scanning import delete_dataset
+
+    delete_dataset(args.dataset)
+    print(f"deleted {args.dataset}: its rows, errors, reports, uploads and past snapshots")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bqat.serve import serve
 
@@ -356,6 +379,22 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--json", action="store_true", help="print the deployment as JSON")
     schedule.set_defaults(handler=_audit_schedule)
 
+    history = verbs.add_parser("history", help="the snapshots of a dataset (read with as_of)")
+    history.add_argument("dataset")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(handler=_history)
+
+    datasets = verbs.add_parser("datasets", help="list or delete datasets")
+    dataset_verbs = datasets.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = dataset_verbs.add_parser("list", help="every dataset with its row counts")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_datasets_list)
+    deleting = dataset_verbs.add_parser(
+        "delete", help="delete a dataset: no data file or catalog row keeps its values"
+    )
+    deleting.add_argument("dataset")
+    deleting.set_defaults(handler=_datasets_delete)
+
     serve = verbs.add_parser("serve", help="start the local Prefect server and a flow worker")
     serve.set_defaults(handler=_serve)
     return parser
@@ -368,6 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bqat.settings import get_settings
 
         get_settings()  # a bad or unknown BQAT_* variable stops every verb before it starts
+        from bqat.store import check_layout
+
+        check_layout(get_settings().home / "store")  # a store of the old layout is refused
         return int(args.handler(args))
     except BqatError as exc:
         print(f"bqat: error: {exc}", file=sys.stderr)

@@ -8,6 +8,8 @@ whose message says why, so a scan can store it as that file's error and go on.
 from __future__ import annotations
 
 import io
+import os
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,12 @@ from bqat.settings import get_settings
 Sample = str | Path | bytes | np.ndarray
 
 _EXIF_ORIENTATION = 0x0112
-_WSQ_MAGIC = b"\xff\xa0\xff\xa8"
+_WSQ_SOI = b"\xff\xa0\xff"  # WSQ: start of image, then the first marker
+_PREFIX = 16  # bytes Pillow's format checks look at
+# Most bytes per pixel any supported encoding can take (16-bit RGBA, uncompressed), plus room
+# for metadata: a larger file cannot hold an image within the pixel limit.
+_BYTES_PER_PIXEL = 8
+_METADATA_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -57,22 +64,36 @@ def decode_image(
     limit = max_pixels if max_pixels is not None else get_settings().max_image_pixels
     if isinstance(sample, np.ndarray):
         return _from_array(sample, grey=grey, limit=limit)
-    data = _read(sample)
+    data = _read(sample, limit)
     fmt, mode, orientation = _sniff(data, limit)
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if fmt == "WSQ":
+        decoded = _decode_wsq(data)
+    else:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         raise InputError(f"cannot decode the {fmt} data: the file is corrupt or truncated")
     pixels = _to_8bit(decoded, channels_are_bgr=True, grey=grey)
     return DecodedImage(_upright(pixels, orientation), fmt, orientation, mode)
 
 
-def _read(sample: str | Path | bytes) -> bytes:
+def _read(sample: str | Path | bytes, limit: int) -> bytes:
+    """The encoded bytes. A file is read whole only after its first bytes look like an image
+    and its size could hold one within the pixel limit: a huge file of anything else costs a
+    few bytes of reading, not its size in memory."""
     if isinstance(sample, bytes | bytearray | memoryview):
         data = bytes(sample)
+        if data:
+            _check_prefix(data[:_PREFIX])
     else:
         path = Path(sample)
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                prefix = handle.read(_PREFIX)
+                if prefix:
+                    _check_prefix(prefix)
+                    _check_size(size, limit)
+                data = prefix + handle.read()
         except FileNotFoundError:
             raise InputError(f"no such file: {path}") from None
         except IsADirectoryError:
@@ -84,30 +105,102 @@ def _read(sample: str | Path | bytes) -> bytes:
     return data
 
 
+def _check_prefix(prefix: bytes) -> None:
+    """InputError unless the first bytes are WSQ's or match one of Pillow's image formats."""
+    if _is_wsq(prefix):
+        return
+    Image.init()
+    for factory_accept in list(Image.OPEN.values()):
+        accept = factory_accept[1]
+        try:
+            result = accept(prefix) if accept is not None else False
+        except (IndexError, TypeError, ValueError, struct.error):
+            continue
+        if result and not isinstance(result, str):  # a str is Pillow's "maybe, unsupported"
+            return
+    raise InputError(
+        f"not a supported image: the content matches no image format (starts with {prefix[:8]!r})"
+    )
+
+
+def _check_size(size: int, limit: int) -> None:
+    most = limit * _BYTES_PER_PIXEL + _METADATA_BYTES
+    if size > most:
+        raise InputError(
+            f"the file has {size} bytes, more than an image within the limit of {limit} pixels "
+            f"(BQAT_MAX_IMAGE_PIXELS) can take ({most} bytes); it was not read"
+        )
+
+
 def _sniff(data: bytes, limit: int) -> tuple[str, str, int]:
     """Format, mode and EXIF orientation from the header alone; refuses oversized images."""
-    if data.startswith(_WSQ_MAGIC):
-        raise InputError("WSQ fingerprint images are not supported yet; convert them to PNG")
+    if _is_wsq(data):
+        _register_wsq()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as header:
+            try:
+                header = Image.open(io.BytesIO(data))
+            except Image.DecompressionBombError:
+                # Pillow's own limit (twice Image.MAX_IMAGE_PIXELS) refused it: read the header
+                # without that check, so that our limit decides, with our message.
+                header = _open_unchecked(data)
+            with header:
                 width, height = header.size
                 fmt, mode = header.format or "unknown", header.mode
-                orientation = _orientation(header)
+                orientation = _orientation(header, data)
     except UnidentifiedImageError:
         raise InputError(
             f"not a supported image: the content matches no image format (starts with {data[:8]!r})"
         ) from None
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"image refused before decoding: {exc}") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, struct.error, IndexError, TypeError) as exc:
         raise InputError(f"unreadable image header: {exc}") from None
     _check_pixels(width, height, limit)
     return fmt, mode, orientation
 
 
-def _orientation(header: Image.Image) -> int:
+def _is_wsq(prefix: bytes) -> bool:
+    """WSQ (FBI fingerprint compression): SOI, then a table, frame or comment marker."""
+    return len(prefix) >= 4 and prefix.startswith(_WSQ_SOI) and 0xA2 <= prefix[3] <= 0xA8
+
+
+def _register_wsq() -> None:
+    """Make Pillow read WSQ through the `wsq` plugin (CeCILL-C, NBIS's codec)."""
+    try:
+        import wsq  # noqa: F401  (registers the plugin with Pillow on import)
+    except ImportError:
+        raise InputError("WSQ images need the wsq package (pip install wsq)") from None
+
+
+def _decode_wsq(data: bytes) -> np.ndarray | None:
+    """WSQ pixels through Pillow (OpenCV has no WSQ codec); None when the data is corrupt."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return np.asarray(image.convert("L"))
+    except Exception:  # the codec's own errors are untyped; the file is unusable either way
+        return None
+
+
+def _open_unchecked(data: bytes) -> Image.Image:
+    """The image header as `Image.open` reads it, without its decompression-bomb check."""
+    prefix = data[:_PREFIX]
+    for fmt in list(Image.ID):
+        factory, accept = Image.OPEN[fmt]
+        try:
+            result = accept(prefix) if accept is not None else False
+            if not result or isinstance(result, str):
+                continue
+            return factory(io.BytesIO(data), None)  # type: ignore[no-any-return]
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    raise UnidentifiedImageError("no image format accepts the data")
+
+
+def _orientation(header: Image.Image, data: bytes) -> int:
+    if header.format == "PNG" and b"eXIf" not in data:
+        # No EXIF chunk: Pillow's getexif() would decode every pixel looking for one after IDAT.
+        return 1
     try:
         value = int(header.getexif().get(_EXIF_ORIENTATION, 1))
     except (OSError, SyntaxError, ValueError, TypeError):

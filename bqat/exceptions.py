@@ -37,6 +37,14 @@ class NativeError(BqatError, ValueError):
     """A native kernel refused its arguments (dtype, shape, empty input) or failed inside."""
 
 
+class PathNameError(BqatError, ValueError):
+    """A name that must be relative to a root folder is absolute, empty or contains '..'."""
+
+
+class AccessError(BqatError, PermissionError):
+    """A path resolves outside the folders it must stay in (the data roots, the uploads)."""
+
+
 class NotFoundError(BqatError, LookupError):
     """A dataset, task or file that was asked for does not exist."""
 

@@ -76,6 +76,30 @@ def check_request(
     return canonical, float(contamination)
 
 
+def check_columns(modality: str, columns: Sequence[str]) -> list[str]:
+    """`columns` if each is a stored numeric or boolean column of `modality`; ConfigError naming
+    the unknown and the unusable ones otherwise."""
+    from bqat.store.schema import row_schema
+
+    schema = row_schema(modality)
+    unknown = [c for c in columns if not isinstance(c, str) or c not in schema.names]
+    if unknown:
+        raise ConfigError(
+            f"unknown {modality} columns: {', '.join(map(str, unknown))} "
+            "(GET /specification lists them)"
+        )
+    unusable = [c for c in columns if not _usable(schema.field(c).type)]
+    if unusable:
+        raise ConfigError(
+            f"outlier columns must be numeric or boolean measures: {', '.join(unusable)}"
+        )
+    return list(columns)
+
+
+def _usable(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+
+
 def detect(
     dataset_id: str,
     detector: str = DEFAULT_DETECTOR,
@@ -94,12 +118,7 @@ def detect(
     table = store.table(dataset_id, ["file", *wanted])
     if not columns:
         wanted = [c for c in wanted if table.column(c).null_count < table.num_rows]
-    kinds = {c: table.schema.field(c).type for c in wanted}
-    unusable = [
-        c
-        for c, k in kinds.items()
-        if not (pa.types.is_integer(k) or pa.types.is_floating(k) or pa.types.is_boolean(k))
-    ]
+    unusable = [c for c in wanted if not _usable(table.schema.field(c).type)]
     if unusable:
         raise ConfigError(
             f"outlier columns must be numeric or boolean measures: {', '.join(unusable)}"

@@ -62,6 +62,7 @@ class ReportContent:
     failures: dict[str, MeasureFailures]
     thumbnails: dict[str, str]
     histograms: dict[str, Histogram]
+    history: list[dict[str, Any]]  # the dataset's snapshots, oldest first
 
 
 def build_report(dataset_id: str, store: Store | None = None) -> str:
@@ -100,6 +101,7 @@ def gather(dataset_id: str, store: Store) -> ReportContent:
         errors=store.errors(dataset_id),
         failures=_failures(store.table(dataset_id, ["file", MEASURE_ERRORS])),
         thumbnails=_thumbnails(wanted, dataset_id, store),
+        history=store.history(dataset_id),
         histograms={
             m.name: chart
             for m in declared

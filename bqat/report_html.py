@@ -108,12 +108,27 @@ def _sections(content: ReportContent, version: str) -> str:
             '<div class="cards">'
             + "".join(f'<div class="card"><b>{v}</b>{escape(k)}</div>' for k, v in cards)
             + "</div>",
+            _changes_text(content.history),
             _outliers_section(content),
             _duplicates_section(content),
             _errors_section(content),
             _columns_section(content),
             _distributions_section(content),
         ]
+    )
+
+
+def _changes_text(history: list[dict[str, Any]]) -> str:
+    """What the latest scan, import or deletion changed, against the snapshot before it."""
+    if not history:
+        return ""
+    last = history[-1]
+    counts = ", ".join(f"{last[k]} {k}" for k in ("added", "changed", "removed"))
+    since = f"since snapshot {history[-2]['snapshot']}" if len(history) > 1 else "first snapshot"
+    return (
+        f'<p class="sub">Latest snapshot {last["snapshot"]} ({escape(last["time"][:16])} UTC, '
+        f"{since}): {counts} rows; earlier states: <code>as_of=</code> and "
+        "GET /scan/{id}/history.</p>"
     )
 
 

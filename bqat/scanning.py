@@ -18,7 +18,7 @@ from bqat.assessment import assess_sample, models_used
 from bqat.deadline import within
 from bqat.exceptions import BqatError, ConfigError, ModelError
 from bqat.hashing import file_sha256
-from bqat.ingest import SampleFile
+from bqat.ingest import SampleFile, Skipped
 from bqat.settings import get_settings
 from bqat.store import Store
 
@@ -58,13 +58,21 @@ class BatchResult:
     failed: int
 
 
-def plan(store: Store, dataset_id: str, samples: Sequence[SampleFile]) -> Plan:
+def plan(
+    store: Store,
+    dataset_id: str,
+    samples: Sequence[SampleFile],
+    unusable: Sequence[Skipped] = (),
+) -> Plan:
     """Hash every sample; skip those whose stored row has the same content, queue the rest.
 
-    Files that errored before have no stored row, so they are queued again (retried).
+    Files that errored before have no stored row, so they are queued again (retried). What
+    discovery could not use (`unusable`: links that loop or leave the folder, unreadable
+    folders, bad file-list entries) and files that cannot be read are `unreadable`: error rows.
     """
     stored = store.stored_hashes(dataset_id)
-    work, unreadable, skipped = [], [], 0
+    work, skipped = [], 0
+    unreadable: list[dict[str, Any]] = [entry.error_row() for entry in unusable]
     for sample in samples:
         try:
             digest = file_sha256(sample.path)
@@ -124,13 +132,36 @@ def assess_batch(
 
 
 def profiles(
-    dataset_id: str, offset: int = 0, limit: int | None = None, order_by: str | None = None
+    dataset_id: str,
+    offset: int = 0,
+    limit: int | None = None,
+    order_by: str | None = None,
+    as_of: int | str | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored rows of a dataset; `order_by` is 'col' or 'col,-col2'."""
+    """Stored rows of a dataset; `order_by` is 'col' or 'col,-col2'; `as_of` a snapshot id or
+    an ISO 8601 time (a past state, see `history`)."""
     terms = [t for t in (order_by or "").split(",") if t]
-    return Store().profiles(dataset_id, offset=offset, limit=limit, order_by=terms).items
+    store = Store()
+    return store.profiles(dataset_id, offset=offset, limit=limit, order_by=terms, as_of=as_of).items
 
 
-def errors(dataset_id: str) -> list[dict[str, Any]]:
+def errors(dataset_id: str, as_of: int | str | None = None) -> list[dict[str, Any]]:
     """Per-file errors of a dataset: `file` and `reason`."""
-    return Store().errors(dataset_id)
+    return Store().errors(dataset_id, as_of=as_of)
+
+
+def history(dataset_id: str) -> list[dict[str, Any]]:
+    """The dataset's snapshots: `{snapshot, time, flow_run, added, changed, removed}`."""
+    return Store().history(dataset_id)
+
+
+def delete_dataset(dataset_id: str) -> None:
+    """Delete the dataset: its rows and errors, every snapshot and data file that held them,
+    its reports and its uploads."""
+    import shutil
+
+    from bqat.report_files import report_folder
+
+    Store().delete_dataset(dataset_id)
+    shutil.rmtree(report_folder(dataset_id), ignore_errors=True)
+    shutil.rmtree(get_settings().home / "uploads" / dataset_id, ignore_errors=True)

@@ -2,12 +2,20 @@
 
 Prefect's server must be stopped with SIGINT (SIGTERM orphans its worker processes), so every
 child gets SIGINT first, and a SIGTERM sent to us is handled as a Ctrl-C.
+
+The Prefect server listens on BQAT_PREFECT_HOST (127.0.0.1) and always wants its auth string
+(PREFECT_SERVER_API_AUTH_STRING as given, else one generated once into BQAT_HOME/prefect/auth);
+only the worker and the API receive it. CORS allows no other origin than the server's own. The
+worker's environment, which its flow runs inherit, carries no BQAT_API_KEY.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,7 +23,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from bqat.exceptions import ConfigError
@@ -28,6 +37,10 @@ _STOP_TIMEOUT_S = 20.0
 # waited behind the scan's threads (p99 0.1-1 s on 2 cores); SCHED_IDLE tasks are preempted as
 # soon as the API wakes (p99 ~20 ms). Without SCHED_IDLE (not Linux), nice 10.
 FALLBACK_NICENESS = 10
+SERVER_AUTH = "PREFECT_SERVER_API_AUTH_STRING"
+CLIENT_AUTH = "PREFECT_API_AUTH_STRING"
+# Never passed on: a Prefect Cloud key would take precedence over the auth string.
+_DROPPED = (SERVER_AUTH, CLIENT_AUTH, "PREFECT_API_KEY")
 
 
 @dataclass(frozen=True)
@@ -41,13 +54,61 @@ class Service:
     own_url: str | None = None
     background: bool = False  # batch work: runs on the CPU the other services leave
     restart: bool = False  # started again when it exits, instead of stopping everything
+    env: dict[str, str] = field(default_factory=dict)  # its whole environment
+    before: list[str] | None = None  # run to completion just before it starts
+
+
+def auth_file(settings: Settings) -> Path:
+    """Where `bqat serve` keeps the Prefect auth string it generated (mode 0600)."""
+    return settings.home / "prefect" / "auth"
+
+
+def stored_prefect_auth(settings: Settings) -> str | None:
+    """The generated auth string, if there is one (and this user may read it)."""
+    try:
+        return auth_file(settings).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def prefect_auth(settings: Settings, environ: dict[str, str] | None = None) -> str:
+    """PREFECT_SERVER_API_AUTH_STRING when given, else the one in BQAT_HOME, generated once.
+
+    The file is created whole and private (0600, then linked into place) so that a reader never
+    sees it empty, and two `bqat serve` starting at once end up with the same string.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(SERVER_AUTH):
+        return environ[SERVER_AUTH]
+    path = auth_file(settings)
+    if path.exists():
+        with contextlib.suppress(OSError):  # an older copy may have been readable by others
+            path.chmod(0o600)
+        stored = stored_prefect_auth(settings)
+        if stored:
+            return stored
+        raise ConfigError(f"{path} is empty: delete it, and `bqat serve` makes a new one")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".auth.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"bqat:{secrets.token_urlsafe(32)}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another `bqat serve` made it first
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return prefect_auth(settings, environ)
 
 
 def prefect_environment(settings: Settings) -> dict[str, str]:
-    """Environment for Prefect processes: offline, quiet, state kept under BQAT_HOME."""
-    env = dict(os.environ)
+    """Environment for Prefect processes: offline, quiet, state kept under BQAT_HOME, talking to
+    the server of `bqat serve`; no auth string (each service gets what it needs)."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
     env.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
-    env.setdefault("PREFECT_API_URL", f"http://{settings.host}:{settings.prefect_port}/api")
+    env["PREFECT_API_URL"] = f"{settings.prefect_url}/api"  # the auth string goes nowhere else
     env.setdefault("PREFECT_WORKER_QUERY_SECONDS", "2")  # pick up new flow runs within ~2 s
     env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # see flows.deployments
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -55,14 +116,26 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def services(settings: Settings) -> list[Service]:
+def _without_api_key(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.upper() != "BQAT_API_KEY"}
+
+
+def services(settings: Settings, auth: str) -> list[Service]:
     """What `bqat serve` runs, in start order: the Prefect server, a flow worker, the API."""
     from bqat.runner import work_pool
 
     pool = work_pool()
-    base = f"http://{settings.host}:{settings.prefect_port}"
+    base = settings.prefect_url
     api = f"http://{settings.host}:{settings.port}"
     prefect = sys.executable, "-m", "prefect"
+    common = prefect_environment(settings)
+    server_env = {
+        **_without_api_key(common),
+        SERVER_AUTH: auth,
+        # The UI calls the API from its own origin: no other origin needs CORS.
+        "PREFECT_SERVER_CORS_ALLOWED_ORIGINS": base,
+    }
+    worker_env = {**_without_api_key(common), CLIENT_AUTH: auth}
     return [
         Service(
             name="prefect-server",
@@ -71,13 +144,14 @@ def services(settings: Settings) -> list[Service]:
                 "server",
                 "start",
                 "--host",
-                settings.host,
+                settings.prefect_host,
                 "--port",
                 str(settings.prefect_port),
             ],
             ready=lambda: _answers(f"{base}/api/health"),
-            announce=f"Prefect server and UI: {base}",
+            announce=f"Prefect server and UI: {base} (auth string: {auth_source(settings)})",
             own_url=f"{base}/api/health",
+            env=server_env,
         ),
         Service(
             name="worker",
@@ -92,11 +166,15 @@ def services(settings: Settings) -> list[Service]:
                 "--limit",
                 str(settings.max_concurrent_scans),
             ],
-            ready=lambda: _worker_online(base, pool),
+            ready=lambda: _worker_online(base, pool, auth),
             announce=f"flow worker on work pool '{pool}' "
             f"(at most {settings.max_concurrent_scans} flow runs at once)",
             background=True,
             restart=True,
+            env=worker_env,
+            # The pool's job template, which no run may override, is in place before a worker
+            # could create the pool with Prefect's default one.
+            before=[sys.executable, "-m", "flows.deployments"],
         ),
         Service(
             name="api",
@@ -115,8 +193,15 @@ def services(settings: Settings) -> list[Service]:
             ready=lambda: _answers(f"{api}/health"),
             announce=f"HTTP API: {api} (docs: {api}/docs)",
             own_url=f"{api}/health",
+            env={**common, CLIENT_AUTH: auth},
         ),
     ]
+
+
+def auth_source(settings: Settings) -> str:
+    if os.environ.get(SERVER_AUTH):
+        return SERVER_AUTH
+    return str(auth_file(settings))
 
 
 def _answers(url: str) -> bool:
@@ -127,12 +212,13 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _worker_online(base: str, pool: str) -> bool:
+def _worker_online(base: str, pool: str, auth: str) -> bool:
     """True once a worker of `pool` has sent its first heartbeat to the Prefect server."""
+    token = base64.b64encode(auth.encode()).decode()
     request = urllib.request.Request(
         f"{base}/api/work_pools/{pool}/workers/filter",
         data=b"{}",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
         method="POST",
     )
     try:
@@ -169,11 +255,16 @@ def _yield_the_cpu() -> None:
         os.nice(FALLBACK_NICENESS)
 
 
-def _start(service: Service, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(service: Service) -> subprocess.Popen[bytes]:
     """Start `service` and wait until it is ready; ConfigError when it exits or hangs."""
+    if service.before:
+        try:
+            subprocess.run(service.before, env=service.env, check=True, timeout=_READY_TIMEOUT_S)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise ConfigError(f"{service.name}: preparing it failed ({exc})") from None
     child = subprocess.Popen(
         service.command,
-        env=env,
+        env=service.env,
         preexec_fn=_yield_the_cpu if service.background else None,
     )
     deadline = time.monotonic() + _READY_TIMEOUT_S
@@ -194,18 +285,20 @@ def serve() -> int:
     automation of flows.deployments); any other service exiting stops everything.
     """
     settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    env = prefect_environment(settings)
+    private = auth_file(settings).parent  # the auth string and Prefect's database
+    private.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private.chmod(0o700)
+    auth = prefect_auth(settings)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     running: list[tuple[Service, subprocess.Popen[bytes]]] = []
     try:
-        for service in services(settings):
+        for service in services(settings, auth):
             if service.own_url and _answers(service.own_url):
                 raise ConfigError(
                     f"{service.name}: something already answers at {service.own_url}; "
                     "stop it or choose other ports (BQAT_PREFECT_PORT, BQAT_PORT)"
                 )
-            running.append((service, _start(service, env)))
+            running.append((service, _start(service)))
             print(f"bqat serve: {service.announce}", flush=True)
         print("bqat serve: ready; press Ctrl-C to stop.", flush=True)
         while True:
@@ -224,7 +317,7 @@ def serve() -> int:
                     "starting it again",
                     flush=True,
                 )
-                running[index] = (service, _start(service, env))
+                running[index] = (service, _start(service))
     except KeyboardInterrupt:
         print("bqat serve: stopping", flush=True)
         return 0

@@ -35,10 +35,13 @@ class Settings(BaseSettings):
         description="Where `bqat models pull` stores files; searched after model_dir.",
     )
     api_key: SecretStr | None = Field(None, description="When set, the API requires X-API-Key.")
-    host: str = Field("127.0.0.1", description="Interface the API and Prefect server listen on.")
+    host: str = Field("127.0.0.1", description="Interface the API listens on.")
     port: int = Field(8848, ge=1, le=65535)
     public_url: str | None = Field(
         None, description="How users reach the API (links in Prefect artifacts); default host:port."
+    )
+    prefect_host: str = Field(
+        "127.0.0.1", description="Interface the Prefect server of `bqat serve` listens on."
     )
     prefect_port: int = Field(4200, ge=1, le=65535)
     execution_provider: Literal["auto", "cpu", "cuda"] = Field(
@@ -54,11 +57,25 @@ class Settings(BaseSettings):
     keep_screenshots: Path | None = Field(
         None, description="Development: the browser tests keep their screenshots here."
     )
+    store_catalog: str | None = Field(
+        None, description="DuckLake catalog: postgres:<connection string>; default a SQLite file."
+    )
+    store_data: str | None = Field(
+        None, description="Where the store's data files live (a shared folder or s3://)."
+    )
+    store_keep_days: float = Field(90.0, gt=0, description="Snapshots older than this expire.")
 
     @property
     def api_url(self) -> str:
         """The API's base URL as users see it, without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def prefect_url(self) -> str:
+        """Where clients on this machine reach the Prefect server of `bqat serve` (no /api)."""
+        wildcard = self.prefect_host in ("0.0.0.0", "::", "")
+        host = "127.0.0.1" if wildcard else self.prefect_host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.prefect_port}"
 
     @field_validator("data_root", mode="before")
     @classmethod
@@ -67,7 +84,15 @@ class Settings(BaseSettings):
             return [Path(part) for part in value.split(":") if part]
         return value
 
-    @field_validator("model_dir", "api_key", "public_url", "keep_screenshots", mode="before")
+    @field_validator(
+        "model_dir",
+        "api_key",
+        "public_url",
+        "keep_screenshots",
+        "store_catalog",
+        "store_data",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

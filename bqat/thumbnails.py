@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 
+from bqat.confinement import is_inside
 from bqat.decode import decode_image
 from bqat.exceptions import InputError
 from bqat.hashing import file_sha256
@@ -26,7 +27,7 @@ def sample_path(sources: list[Path], file: str, sha256: str | None) -> Path | No
         return None
     for source in reversed(sources):  # the latest scan is the likeliest to still hold it
         candidate = source / file
-        if not candidate.resolve().is_relative_to(source.resolve()):
+        if not is_inside(candidate, [source]):  # loop-safe: a link may have replaced the file
             continue
         try:
             if candidate.is_file() and file_sha256(candidate) == sha256:

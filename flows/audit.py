@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 
 from bqat.store import Store
 from flows import names
+from flows.checks import check_audit
 from flows.drift import compare_drift
 from flows.scan import scan_dataset
 
@@ -38,6 +39,7 @@ def audit_folder(
     folder: str, modality: str, name: str, options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Scan `folder` into a new audit dataset, then report drift against the previous audit."""
+    check_audit(folder, modality, name)
     dataset_id = audit_dataset_id(name, datetime.now(UTC))
     summary = scan_dataset(source=folder, modality=modality, dataset_id=dataset_id, options=options)
     reference = previous_audit(name, before=dataset_id)

@@ -8,6 +8,8 @@ run it.
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,28 +18,34 @@ from typing import Any
 
 from prefect import get_client
 from prefect.automations import Automation
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import EntrypointType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
 from prefect.schedules import Cron
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 from prefect.workers.process import ProcessWorker
 
+from bqat.confinement import confine_folder
 from bqat.exceptions import ConfigError
 from bqat.measures import check_modality
+from bqat.serve import stored_prefect_auth
 from bqat.settings import get_settings
 from flows import names
 from flows.audit import audit_folder
+from flows.checks import AUDIT_NAME
 
 WORK_POOL = "bqat"
-HEARTBEAT_S = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives the worker
+# PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives the worker: Prefect's minimum.
+HEARTBEAT_S = 30
 CRASH_AUTOMATION = "bqat: mark flow runs without heartbeats as crashed"
 SERVICE_DEPLOYMENT = "bqat"  # the deployment of each flow that the API starts runs of
-_AUDIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Job variables a run could otherwise set to run anything on the worker: the command line, the
+# environment (PYTHONPATH, LD_PRELOAD, ...) and the working folder (`python -m` imports from it).
+LOCKED_JOB_VARIABLES = ("command", "env", "working_dir")
 
 
 @dataclass(frozen=True)
@@ -52,24 +60,47 @@ class ScheduledAudit:
 
 def prefect_api_url() -> str:
     """The Prefect API in use: the configured one, else the server `bqat serve` starts."""
-    settings = get_settings()
-    return PREFECT_API_URL.value() or f"http://{settings.host}:{settings.prefect_port}/api"
+    return PREFECT_API_URL.value() or f"{get_settings().prefect_url}/api"
+
+
+def prefect_auth_string() -> str | None:
+    """The auth string for the CLI's Prefect client: PREFECT_API_AUTH_STRING, else the one
+    `bqat serve` was given (PREFECT_SERVER_API_AUTH_STRING) or generated into BQAT_HOME."""
+    return (
+        PREFECT_API_AUTH_STRING.value()
+        or os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+        or stored_prefect_auth(get_settings())
+    )
+
+
+def base_job_template() -> dict[str, Any]:
+    """The process worker's template without the variables in LOCKED_JOB_VARIABLES, and no
+    other variable allowed: the server refuses (422) a run or deployment that sets them."""
+    template = copy.deepcopy(ProcessWorker.get_default_base_job_template())
+    variables = template["variables"]
+    for name in LOCKED_JOB_VARIABLES:
+        template["job_configuration"].pop(name, None)
+        variables["properties"].pop(name, None)
+    variables["additionalProperties"] = False
+    return template
 
 
 def ensure_work_pool() -> None:
-    """Create the process work pool if it does not exist (workers would create it too)."""
+    """Create the process work pool with `base_job_template()`, or give an existing pool (made
+    by an older bqat, or by a worker that started first) that template."""
+    template = base_job_template()
     with get_client(sync_client=True) as client:
         try:
-            client.read_work_pool(WORK_POOL)
+            pool = client.read_work_pool(WORK_POOL)
         except ObjectNotFound:
             with contextlib.suppress(ObjectAlreadyExists):  # a worker created it meanwhile
                 client.create_work_pool(
-                    WorkPoolCreate(
-                        name=WORK_POOL,
-                        type="process",
-                        base_job_template=ProcessWorker.get_default_base_job_template(),
-                    )
+                    WorkPoolCreate(name=WORK_POOL, type="process", base_job_template=template)
                 )
+                return
+            pool = client.read_work_pool(WORK_POOL)
+        if pool.base_job_template != template:
+            client.update_work_pool(WORK_POOL, WorkPoolUpdate(base_job_template=template))
 
 
 def ensure_crash_detection() -> None:
@@ -79,6 +110,7 @@ def ensure_crash_detection() -> None:
     three beats without reaching a final state is not running any more, whatever the database
     says (Prefect's recipe for "zombie" runs).
     """
+    silence_s = 3 * HEARTBEAT_S
     try:
         Automation.read(name=CRASH_AUTOMATION)
         return
@@ -94,12 +126,12 @@ def ensure_crash_detection() -> None:
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=timedelta(seconds=3 * HEARTBEAT_S),
+            within=timedelta(seconds=silence_s),
         ),
         actions=[
             ChangeFlowRunState(
                 state=StateType.CRASHED,
-                message=f"no heartbeat for {3 * HEARTBEAT_S} s: the worker running it died",
+                message=f"no heartbeat for {silence_s} s: the worker running it died",
             )
         ],
     ).create()
@@ -145,13 +177,16 @@ def schedule_audit(
     timezone: str = "UTC",
     options: dict[str, Any] | None = None,
 ) -> ScheduledAudit:
-    """Create or update the scheduled deployment `audit-folder/<name>` for `folder`."""
-    folder = folder.resolve()
+    """Create or update the scheduled deployment `audit-folder/<name>` for `folder`.
+
+    `folder` must lie inside a data root: its runs execute on a worker, which scans only there.
+    """
     if not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder")
+        raise ConfigError(f"{folder.resolve()}: not a folder")
+    folder = confine_folder(folder, get_settings().data_root)
     check_modality(modality)
     name = name or re.sub(r"[^A-Za-z0-9._-]", "-", folder.name).strip("-._") or "root"
-    if not _AUDIT_NAME.match(name):
+    if not AUDIT_NAME.fullmatch(name):
         raise ConfigError(
             f"invalid audit name {name!r}: 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -161,10 +196,23 @@ def schedule_audit(
     except ValueError as exc:
         raise ConfigError(f"invalid schedule {cron!r} ({timezone}): {exc}") from None
     url = prefect_api_url()
-    with temporary_settings(updates={PREFECT_API_URL: url}):
+    updates: dict[Any, Any] = {PREFECT_API_URL: url}
+    auth = prefect_auth_string()
+    if auth:
+        updates[PREFECT_API_AUTH_STRING] = auth
+    with temporary_settings(updates=updates):
         with get_client(sync_client=True) as client:
             if client.api_healthcheck() is not None:
                 raise ConfigError(f"no Prefect server answers at {url}: start `bqat serve` first")
+            try:
+                client.hello()
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 401:
+                    raise
+                raise ConfigError(
+                    f"the Prefect server at {url} refused the auth string (or wants one): set "
+                    "PREFECT_API_AUTH_STRING (`bqat serve` keeps it in BQAT_HOME/prefect/auth)"
+                ) from None
         ensure_work_pool()
         deployment = audit_folder.to_deployment(
             name=name,
@@ -188,3 +236,10 @@ def schedule_audit(
         cron=cron,
         timezone=timezone,
     )
+
+
+if __name__ == "__main__":  # `bqat serve` runs this before it starts the worker
+    ensure_work_pool()
+    from flows.maintain import schedule_maintenance  # the store's daily upkeep
+
+    schedule_maintenance()

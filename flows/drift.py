@@ -7,6 +7,7 @@ from prefect import flow, get_run_logger
 from bqat.drift import write_drift
 from flows import names
 from flows.artifacts import publish_link
+from flows.checks import check_datasets
 
 
 @flow(name=names.DRIFT)
@@ -14,6 +15,7 @@ def compare_drift(
     dataset_id: str, reference_id: str, columns: list[str] | None = None
 ) -> dict[str, object]:
     """Compare, store the HTML and JSON summary, and link the report from the Prefect UI."""
+    check_datasets(dataset_id, reference_id)
     summary, _ = write_drift(dataset_id, reference_id, columns)
     verdict = "drifted" if summary.drifted else "no drift"
     publish_link(

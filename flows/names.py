@@ -11,6 +11,7 @@ OUTLIERS = "detect-outliers"
 REPORT = "build-report"
 DRIFT = "compare-drift"
 AUDIT = "audit-folder"
+MAINTAIN = "maintain-store"  # scheduled by `bqat serve`; not a task of the API
 
 # flow name -> the `kind` of its runs in GET /task/
 KIND = {SCAN: "scan", OUTLIERS: "outliers", REPORT: "report", DRIFT: "drift", AUDIT: "audit"}

@@ -7,6 +7,7 @@ from prefect import flow, get_run_logger
 from bqat.outliers import DEFAULT_CONTAMINATION, DEFAULT_DETECTOR, detect, write_outliers
 from flows import names
 from flows.artifacts import publish_link
+from flows.checks import check_datasets
 from flows.report import build_report
 
 
@@ -19,6 +20,7 @@ def detect_outliers(
     report: bool = True,
 ) -> dict[str, object]:
     """Detect and store the outliers; with `report`, rebuild the report, which shows them."""
+    check_datasets(dataset_id)
     result = detect(dataset_id, detector, columns, contamination)
     write_outliers(result)
     publish_link(

@@ -7,11 +7,13 @@ from prefect import flow, get_run_logger
 from bqat.report import write_report
 from flows import names
 from flows.artifacts import publish_link
+from flows.checks import check_datasets
 
 
 @flow(name=names.REPORT)
 def build_report(dataset_id: str) -> str:
     """Build and store the report; returns its path."""
+    check_datasets(dataset_id)
     path = write_report(dataset_id)
     publish_link("report", dataset_id, f"/scan/{dataset_id}/report", f"Report of {dataset_id}")
     get_run_logger().info("report of %s: %s (%d bytes)", dataset_id, path, path.stat().st_size)

@@ -20,13 +20,14 @@ from prefect.artifacts import (
 from prefect.context import get_run_context
 
 from bqat.assessment import check_models
-from bqat.ingest import SampleFile, discover
+from bqat.ingest import Discovery, discover_all
 from bqat.measures import check_modality
 from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
 from flows import names
 from flows.artifacts import artifact_key
+from flows.checks import check_scan
 from flows.outliers import detect_outliers
 from flows.report import build_report
 from flows.runners import ConfiguredTaskRunner
@@ -37,13 +38,14 @@ DEFAULT_BATCH_SIZE = 16
 @task(name="discover-files")
 def discover_files(
     source: str, modality: str, pattern: str | None, files: list[str] | None
-) -> list[SampleFile]:
-    return discover(Path(source), modality, pattern=pattern, files=files)
+) -> Discovery:
+    return discover_all(Path(source), modality, pattern=pattern, files=files)
 
 
 @task(name="plan-scan")
-def plan_scan(dataset_id: str, samples: list[SampleFile]) -> Plan:
-    return plan(Store(), dataset_id, samples)
+def plan_scan(dataset_id: str, found: Discovery) -> Plan:
+    """What to assess; what discovery could not use becomes error rows with the reason."""
+    return plan(Store(), dataset_id, found.samples, found.skipped)
 
 
 @task(name="assess-batch")
@@ -80,6 +82,7 @@ def scan_dataset(
     Progress is written under the flow-run id, and under `progress_key` too when the caller
     wants to follow it before it knows the run id (the CLI's progress bar).
     """
+    check_scan(source, modality, dataset_id, files)
     logger = get_run_logger()
     check_models(check_modality(modality))  # a missing or corrupt model stops the scan here
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
@@ -88,12 +91,12 @@ def scan_dataset(
     store.create_dataset(dataset_id, modality)
     keys = [_task_id(), *([progress_key] if progress_key else [])]
 
-    samples = discover_files(source, modality, pattern, files)
+    found = discover_files(source, modality, pattern, files)
     store.add_source(dataset_id, Path(source).resolve())
-    work = plan_scan(dataset_id, samples)
+    work = plan_scan(dataset_id, found)
     if work.unreadable:
         store.append(dataset_id, errors=work.unreadable)
-    total = len(samples)
+    total = len(found.samples) + len(found.skipped)
     done = work.skipped + len(work.unreadable)
     failed = len(work.unreadable)
     _report(keys, Progress(total=total, done=done, failed=failed))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from bqat import InputError
-from bqat.decode import decode_image
+from bqat.decode import _sniff, decode_image
 
 
 def encode(image: Image.Image, fmt: str, **params) -> bytes:
@@ -220,6 +221,59 @@ def test_corrupt_png_data_is_an_input_error(quadrants):
         decode_image(bytes(data))
 
 
-def test_wsq_is_refused_with_a_clear_message():
+def test_wsq_decodes_to_its_grey_pixels_through_the_plugin():
+    import wsq  # noqa: F401  (the Pillow plugin, a runtime dependency)
+
+    ridges = np.tile((127 + 100 * np.sin(np.arange(96) / 1.5)).astype(np.uint8), (80, 1))
+    data = encode(Image.fromarray(ridges), "WSQ")
+    assert data[:2] == b"\xff\xa0"
+    decoded = decode_image(data, grey=True)
+    assert decoded.format == "WSQ" and decoded.pixels.shape == (80, 96)
+    # WSQ is lossy: close to the original, and exactly what the codec returns through Pillow.
+    assert np.abs(decoded.pixels.astype(int) - ridges).mean() < 6
+    assert np.array_equal(decoded.pixels, np.asarray(Image.open(io.BytesIO(data))))
+
+
+def test_corrupt_wsq_is_an_input_error_naming_it():
     with pytest.raises(InputError, match="WSQ"):
         decode_image(b"\xff\xa0\xff\xa8" + bytes(100))
+
+
+def test_above_pillows_own_limit_the_refusal_is_ours():
+    """Pillow refuses images over twice Image.MAX_IMAGE_PIXELS (~179 Mpx) with its own
+    message; the refusal is ours, with the size and the setting, and a limit set above
+    Pillow's is honoured."""
+    with pytest.raises(
+        InputError, match=r"30000 x 30000 = 900000000 pixels.*BQAT_MAX_IMAGE_PIXELS"
+    ):
+        decode_image(png_bomb(30_000, 30_000), max_pixels=100_000_000)
+    assert _sniff(png_bomb(20_000, 10_000), 1_000_000_000) == ("PNG", "L", 1)
+
+
+def test_a_huge_file_that_is_no_image_is_refused_without_reading_it(tmp_path):
+    big = tmp_path / "huge.jpg"
+    with open(big, "wb") as handle:  # 1 GiB, sparse: costs no disk
+        handle.truncate(1 << 30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="not a supported image"):
+            decode_image(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024
+
+
+def test_a_file_too_large_for_any_image_within_the_limit_is_refused_unread(tmp_path):
+    big = tmp_path / "huge.jpg"
+    with open(big, "wb") as handle:
+        handle.write(b"\xff\xd8\xff\xe0" + bytes(12))
+        handle.truncate(64 << 20)
+    with pytest.raises(InputError, match="it was not read"):
+        decode_image(big, max_pixels=1_000)
+
+
+def test_mp3_bytes_are_not_an_image():
+    mp3 = b"ID3\x03\x00\x00\x00\x00\x00\x0a" + bytes(10) + b"\xff\xfb\x90\x64" * 100
+    with pytest.raises(InputError, match="not a supported image"):
+        decode_image(mp3)

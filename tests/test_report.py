@@ -226,6 +226,19 @@ def test_page_requests_sees_what_a_page_asks_of_another_host(chromium, tmp_path)
     assert "https://example.com/x.png" in page_requests(tmp_path / "net.json")
 
 
+def test_the_report_says_what_the_latest_snapshot_changed(tmp_path):
+    def latest_change(html: str) -> str:
+        return re.search(r"Latest snapshot \d+ \([^)]*since snapshot \d+\): (.*?) rows", html)[1]
+
+    store = Store(tmp_path / "store")
+    store.create_dataset("ds", "face")  # a snapshot of its own, with no rows
+    store.append("ds", rows=[{"file": f"{n}.jpg", "sha256": "a" * 64} for n in "abc"])
+    assert latest_change(build_report("ds", store)) == "3 added, 0 changed, 0 removed"
+    changed = [{"file": "a.jpg", "sha256": "b" * 64}, {"file": "d.jpg", "sha256": "c" * 64}]
+    store.append("ds", rows=changed)
+    assert latest_change(build_report("ds", store)) == "1 added, 1 changed, 0 removed"
+
+
 def test_datasets_without_values_still_get_a_report(tmp_path):
     store = Store(tmp_path / "store")
     store.create_dataset("broken", "face")

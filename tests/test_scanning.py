@@ -51,7 +51,8 @@ def test_good_files_become_rows_and_bad_files_error_rows(store, folder):
     assert set(rows["good.jpg"]["models"]) == {
         "yunet_s_dynamic",
         "face_mesh",
-        "iris_landmark",
+        "face_landmarker_v2",
+        "face_blendshapes_v2",
     }
     assert len(rows["good.jpg"]["sha256"]) == 64
     reasons = {e["file"]: e["reason"] for e in store.errors("ds")}

@@ -1,5 +1,10 @@
 """`bqat serve`: the Prefect server, a flow worker and the API; a scan posted to the API and a
-scheduled audit's run execute on that worker; Ctrl-C stops all of it."""
+scheduled audit's run execute on that worker; the Prefect server is closed to anyone without its
+auth string, and a run created on it cannot leave the data roots or run a command of its own;
+Ctrl-C stops all of it.
+
+The tests of one `bqat serve` share it (module scope, in file order; the last one stops it).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+API_KEY = "key-of-the-tests"
+PREFECT_USER, PREFECT_PASSWORD = "operator", "password-of-the-tests"
 
 
 def answers(url: str) -> bool:
@@ -25,145 +34,37 @@ def answers(url: str) -> bool:
         return False
 
 
-def post_json(url: str, body: dict) -> dict:
+def post_json(url: str, body: dict, headers: dict | None = None) -> dict:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
-def wait_for_task(api: str, tid: str, timeout_s: float) -> dict:
+def wait_for_task(api: str, tid: str, timeout_s: float, headers: dict | None = None) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
-        with urllib.request.urlopen(f"{api}/task/{tid}/", timeout=10) as response:
+        request = urllib.request.Request(f"{api}/task/{tid}/", headers=headers or {})
+        with urllib.request.urlopen(request, timeout=10) as response:
             task = json.loads(response.read())
         if task["finished"] is not None or time.monotonic() > deadline:
             return task
         time.sleep(1)
 
 
-def run_deployment_and_wait(api: str, name: str, timeout_s: float) -> str:
-    """Trigger one run of deployment `name` and return its final state type."""
-    from prefect import get_client
-    from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(updates={PREFECT_API_URL: api}):
-        flow_run = run_deployment(name, timeout=0)
-        deadline = time.monotonic() + timeout_s
-        with get_client(sync_client=True) as client:
-            while time.monotonic() < deadline:
-                state = client.read_flow_run(flow_run.id).state
-                if state is not None and state.is_final():
-                    return state.type.value
-                time.sleep(1)
-    return "TIMEOUT"
-
-
-@pytest.mark.timeout(400)
-def test_serve_runs_server_and_worker_a_scheduled_audit_runs_and_ctrl_c_stops_all(
-    tmp_path: Path, samples: Path, free_port, zipped
-):
-    port, api_port = free_port(), free_port()
-    folder = tmp_path / "data" / "gate"
-    folder.mkdir(parents=True)
-    for path in sorted((samples / "face").glob("*.jpg"))[:2]:
-        (folder / path.name).write_bytes(path.read_bytes())
-    env = {
-        **os.environ,
-        "BQAT_HOME": str(tmp_path / "home"),
-        "BQAT_PREFECT_PORT": str(port),
-        "BQAT_PORT": str(api_port),
-        "BQAT_DATA_ROOT": str(tmp_path / "data"),
-    }
-    env.pop("PREFECT_HOME", None)
-    env.pop("PREFECT_API_URL", None)
-    bqat = Path(sys.executable).parent / "bqat"
-    process = subprocess.Popen(
-        [str(bqat), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        assert any(f"127.0.0.1:{port}" in line for line in lines), "".join(lines)
-        assert answers(f"http://127.0.0.1:{port}/api/health")
-        assert any("flow worker" in line for line in lines), "".join(lines)
-        api = f"http://127.0.0.1:{api_port}"
-        created = post_json(f"{api}/scan/", {"input": "gate", "modality": "face"})
-        task = wait_for_task(api, created["tid"], timeout_s=180)
-        assert (task["state"], task["progress"]["done"], task["progress"]["total"]) == (
-            "COMPLETED",
-            2,
-            2,
-        ), task
-        with urllib.request.urlopen(f"{api}/scan/{created['dataset_id']}/profiles") as response:
-            assert json.loads(response.read())["total"] == 2
-
-        images = sorted(folder.glob("*.jpg"))
-        uploaded = httpx.post(
-            f"{api}/scan/uploaded",
-            data={"modality": "face"},
-            files=[
-                ("files", ("one.jpg", images[0].read_bytes())),
-                ("files", ("both.zip", zipped({f"in/{p.name}": p.read_bytes() for p in images}))),
-            ],
-            timeout=60,
-        )
-        assert uploaded.status_code == 201, uploaded.text
-        upload_task = wait_for_task(api, uploaded.json()["tid"], timeout_s=180)
-        assert upload_task["state"] == "COMPLETED", upload_task
-        rows = httpx.get(
-            f"{api}/scan/{uploaded.json()['dataset_id']}/profiles", params={"order_by": "file"}
-        ).json()["items"]
-        expected = [f"in/{images[0].name}", f"in/{images[1].name}", "one.jpg"]
-        assert [r["file"] for r in rows] == expected
-        assert all(r["face_count"] == 1 for r in rows)
-        results = f"{api}/scan/{uploaded.json()['dataset_id']}"
-        outliers = httpx.get(f"{results}/outliers").json()  # ran at the end of the scan
-        assert (outliers["detector"], outliers["rows"]) == ("ECOD", 3)
-        duplicates = httpx.get(f"{results}/duplicates").json()["groups"]
-        assert {"kind": "exact", "files": [expected[0], "one.jpg"], "distance": 0} in duplicates
-        report = httpx.get(f"{results}/report")
-        assert report.status_code == 200 and "Quality report" in report.text
-        exact_row = re.search(r"<td>exact</td>.*?</tr>", report.text).group(0)
-        assert "data:image/jpeg;base64," in exact_row  # a thumbnail of the uploaded file
-        rebuilt = httpx.post(f"{results}/report")
-        assert rebuilt.status_code == 202, rebuilt.text
-        assert wait_for_task(api, rebuilt.json()["tid"], timeout_s=120)["state"] == "COMPLETED"
-        assert httpx.get(f"{results}/report").status_code == 200
-        assert (tmp_path / "home" / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
-
-        schedule = subprocess.run(
-            [str(bqat), "audit", "schedule", str(folder), "--modality=face", "--cron=0 3 * * *"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert schedule.returncode == 0, schedule.stdout + schedule.stderr
-        prefect_api = f"http://127.0.0.1:{port}/api"
-        assert (
-            run_deployment_and_wait(prefect_api, "audit-folder/gate", timeout_s=180) == "COMPLETED"
-        )
-        datasets = sorted((tmp_path / "home" / "store").glob("audit-gate-*/rows/*.parquet"))
-        assert len(datasets) == 1, "the worker's flow run stored the audit dataset"
-
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=60)
-        assert process.returncode == 0, "".join(lines) + rest
-        deadline = time.monotonic() + 10
-        while answers(f"http://127.0.0.1:{port}/api/health") and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert not answers(f"http://127.0.0.1:{port}/api/health"), "the server outlived serve"
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp* writes them) listening on TCP `port`."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].rsplit(":", 1)
+            if int(port_hex, 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                found.add(address)
+    return found
 
 
 def descendants(pid: int) -> list[int]:
@@ -184,10 +85,295 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    lines: list[str]
+    env: dict[str, str]
+    home: Path
+    data: Path
+    folder: Path
+    outside: Path
+    prefect_port: int
+    api: str
+
+    @property
+    def prefect(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    def prefect_client(self, auth: bool = True) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.prefect,
+            auth=(PREFECT_USER, PREFECT_PASSWORD) if auth else None,
+            timeout=30,
+        )
+
+    def create_run(self, deployment: str, **body: object) -> httpx.Response:
+        """POST /deployments/{id}/create_flow_run on the Prefect API, with its auth string;
+        retried like Prefect's client does while the server answers 503 (SQLite busy)."""
+        with self.prefect_client() as client:
+            found = client.get(f"/deployments/name/{deployment}")
+            found.raise_for_status()
+            for _ in range(10):
+                created = client.post(
+                    f"/deployments/{found.json()['id']}/create_flow_run", json=body
+                )
+                if created.status_code != 503:
+                    break
+                time.sleep(1)
+            return created
+
+    def wait_for_run(self, flow_run_id: str, timeout_s: float) -> dict:
+        deadline = time.monotonic() + timeout_s
+        with self.prefect_client() as client:
+            while True:
+                response = client.get(f"/flow_runs/{flow_run_id}")
+                run = response.json() if response.status_code == 200 else {}
+                state = run.get("state") or {}
+                if state.get("type") in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+                    return run
+                assert time.monotonic() < deadline, run
+                time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, samples: Path, free_port):
+    """`bqat serve` with an API key and a given Prefect auth string, on free ports."""
+    tmp_path = tmp_path_factory.mktemp("serve")
+    folder = tmp_path / "data" / "gate"
+    outside = tmp_path / "outside"
+    for target in (folder, outside):
+        target.mkdir(parents=True)
+        for path in sorted((samples / "face").glob("*.jpg"))[:2]:
+            (target / path.name).write_bytes(path.read_bytes())
+    port, api_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "BQAT_HOME": str(tmp_path / "home"),
+        "BQAT_PREFECT_PORT": str(port),
+        "BQAT_PORT": str(api_port),
+        "BQAT_DATA_ROOT": str(tmp_path / "data"),
+        "BQAT_API_KEY": API_KEY,
+        "PREFECT_SERVER_API_AUTH_STRING": f"{PREFECT_USER}:{PREFECT_PASSWORD}",
+    }
+    env.pop("PREFECT_HOME", None)
+    env.pop("PREFECT_API_URL", None)
+    bqat = Path(sys.executable).parent / "bqat"
+    process = subprocess.Popen(
+        [str(bqat), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        assert process.poll() is None, "".join(lines)
+        yield Served(
+            process=process,
+            lines=lines,
+            env=env,
+            home=tmp_path / "home",
+            data=tmp_path / "data",
+            folder=folder,
+            outside=outside,
+            prefect_port=port,
+            api=f"http://127.0.0.1:{api_port}",
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.timeout(300)
+def test_serve_starts_the_server_on_the_loopback_interface_and_a_worker(served: Served):
+    lines = "".join(served.lines)
+    assert f"127.0.0.1:{served.prefect_port}" in lines, lines
+    assert "flow worker" in lines, lines
+    assert answers(f"{served.prefect}/health")  # the health check needs no auth string
+    assert listening_addresses(served.prefect_port) == {"0100007F"}  # 127.0.0.1 only
+    assert (served.home / "prefect").is_dir(), "Prefect state must live under BQAT_HOME"
+    assert not (served.home / "prefect" / "auth").exists(), "a given auth string is used as is"
+
+
+@pytest.mark.timeout(400)
+def test_a_scan_and_an_upload_run_on_the_worker(served: Served, zipped):
+    api, key = served.api, {"X-API-Key": API_KEY}
+    created = post_json(f"{api}/scan/", {"input": "gate", "modality": "face"}, key)
+    task = wait_for_task(api, created["tid"], timeout_s=180, headers=key)
+    assert (task["state"], task["progress"]["done"], task["progress"]["total"]) == (
+        "COMPLETED",
+        2,
+        2,
+    ), task
+    profiles = httpx.get(f"{api}/scan/{created['dataset_id']}/profiles", headers=key)
+    assert profiles.json()["total"] == 2
+
+    images = sorted(served.folder.glob("*.jpg"))
+    uploaded = httpx.post(
+        f"{api}/scan/uploaded",
+        data={"modality": "face"},
+        files=[
+            ("files", ("one.jpg", images[0].read_bytes())),
+            ("files", ("both.zip", zipped({f"in/{p.name}": p.read_bytes() for p in images}))),
+        ],
+        headers=key,
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    upload_task = wait_for_task(api, uploaded.json()["tid"], timeout_s=180, headers=key)
+    assert upload_task["state"] == "COMPLETED", upload_task
+    results = f"{api}/scan/{uploaded.json()['dataset_id']}"
+    rows = httpx.get(f"{results}/profiles", params={"order_by": "file"}, headers=key).json()
+    expected = [f"in/{images[0].name}", f"in/{images[1].name}", "one.jpg"]
+    assert [r["file"] for r in rows["items"]] == expected
+    assert all(r["face_count"] == 1 for r in rows["items"])
+    outliers = httpx.get(f"{results}/outliers", headers=key).json()  # ran at the end of the scan
+    assert (outliers["detector"], outliers["rows"]) == ("ECOD", 3)
+    duplicates = httpx.get(f"{results}/duplicates", headers=key).json()["groups"]
+    assert {"kind": "exact", "files": [expected[0], "one.jpg"], "distance": 0} in duplicates
+    report = httpx.get(f"{results}/report", headers=key)
+    assert report.status_code == 200 and "Quality report" in report.text
+    exact_row = re.search(r"<td>exact</td>.*?</tr>", report.text).group(0)
+    assert "data:image/jpeg;base64," in exact_row  # a thumbnail of the uploaded file
+    rebuilt = httpx.post(f"{results}/report", headers=key)
+    assert rebuilt.status_code == 202, rebuilt.text
+    rebuilt_task = wait_for_task(api, rebuilt.json()["tid"], timeout_s=120, headers=key)
+    assert rebuilt_task["state"] == "COMPLETED"
+    assert httpx.get(f"{results}/report", headers=key).status_code == 200
+
+
+@pytest.mark.timeout(300)
+def test_a_scheduled_audit_runs_on_the_worker_and_only_inside_the_data_roots(served: Served):
+    bqat = Path(sys.executable).parent / "bqat"
+    schedule = [bqat, "audit", "schedule", "--modality=face", "--cron=0 3 * * *"]
+    scheduled = subprocess.run(
+        [*schedule, str(served.folder)], env=served.env, capture_output=True, text=True, timeout=120
+    )
+    assert scheduled.returncode == 0, scheduled.stdout + scheduled.stderr
+    refused = subprocess.run(
+        [*schedule, str(served.outside)], env=served.env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2 and "outside the data roots" in refused.stderr, refused
+
+    run = served.create_run("audit-folder/gate")
+    assert run.status_code == 201, run.text
+    state = served.wait_for_run(run.json()["id"], 180)["state"]
+    assert state["type"] == "COMPLETED", state["message"]
+    datasets = httpx.get(f"{served.api}/datasets/", headers={"X-API-Key": API_KEY}).json()
+    audits = [d for d in datasets if d["dataset_id"].startswith("audit-gate-")]
+    assert [d["rows"] for d in audits] == [2], "the worker's flow run stored the audit dataset"
+
+
+@pytest.mark.timeout(120)
+def test_the_prefect_api_wants_the_auth_string_and_allows_no_other_origin(served: Served):
+    with served.prefect_client(auth=False) as anonymous:
+        assert anonymous.post("/artifacts/filter", json={}).status_code == 401
+        assert anonymous.post("/flow_runs/filter", json={}).status_code == 401
+        assert anonymous.post("/deployments/filter", json={}).status_code == 401
+    with httpx.Client(base_url=served.prefect, auth=(PREFECT_USER, "guess"), timeout=30) as wrong:
+        assert wrong.post("/artifacts/filter", json={}).status_code == 401
+    with served.prefect_client() as client:
+        artifacts = client.post("/artifacts/filter", json={})
+        assert artifacts.status_code == 200 and artifacts.json(), artifacts.text
+        evil = {"Origin": "http://evil.example"}
+        simple = client.get("/health", headers=evil)
+        preflight = client.options(
+            "/artifacts/filter",
+            headers={**evil, "Access-Control-Request-Method": "POST"},
+        )
+    for response in (simple, preflight):
+        assert "access-control-allow-origin" not in response.headers, response.headers
+
+
+@pytest.mark.timeout(300)
+def test_a_run_created_on_prefect_cannot_read_outside_the_data_roots(served: Served):
+    """With the auth string (an insider, or a leaked string), a run still cannot escape."""
+    one = sorted(served.outside.glob("*.jpg"))[0].name
+    attempts = {
+        "stolen-folder": {"source": str(served.outside)},
+        "stolen-files": {"source": str(served.folder), "files": [f"../../outside/{one}"]},
+    }
+    runs = {}
+    for dataset_id, parameters in attempts.items():
+        created = served.create_run(
+            "scan-dataset/bqat",
+            parameters={"modality": "face", "dataset_id": dataset_id, **parameters},
+        )
+        assert created.status_code == 201, created.text
+        runs[dataset_id] = created.json()["id"]
+    audit = served.create_run(
+        "audit-folder/gate",
+        parameters={"folder": str(served.outside), "modality": "face", "name": "stolen"},
+    )
+    assert audit.status_code == 201, audit.text
+    runs["audit-stolen"] = audit.json()["id"]
+
+    messages = {}
+    for name, flow_run_id in runs.items():
+        state = served.wait_for_run(flow_run_id, 180)["state"]
+        assert state["type"] == "FAILED", (name, state)
+        messages[name] = state["message"]
+    assert "AccessError" in messages["stolen-folder"], messages
+    assert "outside the data roots" in messages["stolen-folder"], messages
+    assert "without '..'" in messages["stolen-files"], messages
+    assert "outside the data roots" in messages["audit-stolen"], messages
+    key = {"X-API-Key": API_KEY}
+    for dataset_id in attempts:
+        assert httpx.get(f"{served.api}/datasets/{dataset_id}", headers=key).status_code == 404
+    datasets = httpx.get(f"{served.api}/datasets/", headers=key).json()
+    assert not [d for d in datasets if "stolen" in d["dataset_id"]], datasets
+
+
+@pytest.mark.timeout(120)
+def test_a_run_cannot_make_the_worker_run_a_command_or_change_its_environment(served: Served):
+    marker = served.home / "pwned"
+    parameters = {"source": str(served.folder), "modality": "face"}
+    overrides = [
+        {"command": f'/bin/sh -c "id > {marker}"'},
+        {"env": {"PYTHONPATH": str(served.outside), "BQAT_API_KEY": "x"}},
+        {"env.LD_PRELOAD": "/tmp/evil.so"},
+        {"working_dir": str(served.outside)},
+    ]
+    for job_variables in overrides:
+        created = served.create_run(
+            "scan-dataset/bqat", parameters=parameters, job_variables=job_variables
+        )
+        assert created.status_code == 422, (job_variables, created.text)
+        assert "not allowed" in created.text, created.text
+    with served.prefect_client() as client:
+        pool = client.get("/work_pools/bqat").json()["base_job_template"]
+        runs = client.post("/flow_runs/filter", json={}).json()
+    assert {"command", "env", "working_dir"}.isdisjoint(pool["job_configuration"])
+    assert not any(run.get("job_variables") for run in runs)  # none was created
+    time.sleep(3)  # two polls of the worker
+    assert not marker.exists()
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_all(served: Served):
+    served.process.send_signal(signal.SIGINT)
+    rest, _ = served.process.communicate(timeout=60)
+    assert served.process.returncode == 0, "".join(served.lines) + rest
+    deadline = time.monotonic() + 10
+    while answers(f"{served.prefect}/health") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not answers(f"{served.prefect}/health"), "the server outlived serve"
+
+
 @pytest.mark.timeout(600)
 def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
     tmp_path: Path, samples: Path, free_port
 ):
+    """Also: the generated auth string (BQAT_HOME, 0600) reaches the worker and its flow runs,
+    the API key does not."""
     folder = tmp_path / "data" / "many"
     folder.mkdir(parents=True)
     sources = sorted((samples / "face").glob("*.jpg"))
@@ -200,6 +386,7 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
         "BQAT_PREFECT_PORT": str(free_port()),
         "BQAT_PORT": str(api_port),
         "BQAT_DATA_ROOT": str(tmp_path / "data"),
+        "BQAT_API_KEY": API_KEY,
     }
     env.pop("PREFECT_HOME", None)
     env.pop("PREFECT_API_URL", None)
@@ -211,15 +398,22 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+    key = {"X-API-Key": API_KEY}
     try:
         deadline = time.monotonic() + 180
         while "ready; press Ctrl-C" not in log.read_text():
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
+        auth_file = tmp_path / "home" / "prefect" / "auth"
+        assert auth_file.stat().st_mode & 0o777 == 0o600
+        assert auth_file.parent.stat().st_mode & 0o777 == 0o700  # Prefect's database too
+        auth = auth_file.read_text().strip()
+        assert auth.startswith("bqat:") and len(auth) > 40
         api = f"http://127.0.0.1:{api_port}"
-        tid = post_json(f"{api}/scan/", {"input": "many", "modality": "face"})["tid"]
+        tid = post_json(f"{api}/scan/", {"input": "many", "modality": "face"}, key)["tid"]
         while True:
-            with urllib.request.urlopen(f"{api}/task/{tid}/", timeout=10) as response:
+            request = urllib.request.Request(f"{api}/task/{tid}/", headers=key)
+            with urllib.request.urlopen(request, timeout=10) as response:
                 task = json.loads(response.read())
             if task["progress"]["done"] > 0:
                 break
@@ -236,8 +430,12 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
         assert {os.sched_getscheduler(pid) for pid in scanning} == {os.SCHED_IDLE}
         assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER  # serve, the API, Prefect
         for pid in scanning:
+            environment = environment_of(pid)
+            assert "BQAT_API_KEY" not in environment, pid
+            assert environment.get("PREFECT_API_AUTH_STRING") == auth, pid
+        for pid in scanning:
             os.kill(pid, signal.SIGKILL)  # the machine running the worker is gone
-        task = wait_for_task(api, tid, timeout_s=300)
+        task = wait_for_task(api, tid, timeout_s=300, headers=key)
         assert task["state"] == "CRASHED", task
         assert "heartbeat" in (task.get("error") or ""), task
         assert "worker exited with code -9; starting it again" in log.read_text()

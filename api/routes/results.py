@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from litestar import Request, Response, get, post
@@ -25,13 +28,14 @@ from api.runs import Runs
 from api.schemas import DetectorOut, FileError, OutlierRequest, ProfilesPage, TaskStarted
 from bqat.drift import read_drift
 from bqat.exceptions import ConfigError
-from bqat.outliers import DETECTORS, check_request, read_outliers
+from bqat.outliers import DETECTORS, check_columns, check_request, read_outliers
 from bqat.report_files import drift_paths
 from bqat.store import Filter, Store
 from bqat.store.schema import row_schema
 from flows import names
 
 MAX_PAGE = 1000
+AS_OF = "a past state: a snapshot id (GET /scan/{id}/history) or an ISO 8601 time"
 _FILTER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(<=|>=|!=|=|<|>)(.*)$")
 
 
@@ -51,11 +55,46 @@ def parse_filter(text: str, schema: pa.Schema) -> Filter:
             value = float(raw)
         elif pa.types.is_boolean(kind):
             value = {"true": True, "false": False}[raw.lower()]
+        elif pa.types.is_timestamp(kind):
+            value = _timestamp(raw)
         else:
             value = raw
-    except (ValueError, KeyError):
-        raise ConfigError(f"filter {text!r}: {raw!r} is not a {kind} value") from None
+    except (ValueError, KeyError, OverflowError):
+        raise ConfigError(f"filter {text!r}: {raw!r} is not {_expected(kind)}") from None
     return Filter(column, op, value)  # type: ignore[arg-type]
+
+
+def _timestamp(raw: str) -> datetime:
+    """An ISO 8601 date or time (`2026-01-15`, `2026-01-15T09:30:00Z`); UTC when no offset."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][0-9:.]+)?(Z|[+-]\d{2}:?\d{2})?", raw):
+        raise ValueError(raw)
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _expected(kind: pa.DataType) -> str:
+    if pa.types.is_timestamp(kind):
+        return "an ISO 8601 date or time (e.g. 2026-01-15 or 2026-01-15T09:30:00Z)"
+    return f"a {kind} value"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(table: pa.Table) -> pa.Table:
+    """Text cells that a spreadsheet would run as a formula, prefixed with `'` (OWASP's advice
+    on CSV injection): a file named `=HYPERLINK(...)` stays text."""
+    for index, column in enumerate(table.schema):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        values = table.column(index)
+        risky = pc.starts_with(values, FORMULA_START[0])
+        for start in FORMULA_START[1:]:
+            risky = pc.or_(risky, pc.starts_with(values, start))
+        if pc.any(risky).as_py():
+            quoted = pc.binary_join_element_wise("'", values, "")
+            table = table.set_column(index, column, pc.if_else(risky, quoted, values))
+    return table
 
 
 @get(
@@ -84,20 +123,21 @@ def profiles(
         Literal["json", "csv", "parquet"],
         Parameter(query="format", description="csv and parquet export every matching row"),
     ] = "json",
+    as_of: Annotated[str | None, Parameter(description=AS_OF)] = None,
 ) -> Any:
     store: Store = request.app.state.store
-    schema = row_schema(store.dataset(dataset_id).modality)
+    schema = row_schema(store.dataset(dataset_id, as_of=as_of).modality)
     filters = [parse_filter(f, schema) for f in filter_ or []]
     order = [t for t in (order_by or "").split(",") if t]
     if format_ == "json":
         page = store.profiles(
-            dataset_id, offset=offset, limit=limit, order_by=order, filters=filters
+            dataset_id, offset=offset, limit=limit, order_by=order, filters=filters, as_of=as_of
         )
         return ProfilesPage(items=page.items, total=page.total, offset=offset, limit=limit)
-    table, _ = store.rows(dataset_id, order_by=order, filters=filters)
+    table, _ = store.rows(dataset_id, order_by=order, filters=filters, as_of=as_of)
     buffer = io.BytesIO()
     if format_ == "csv":
-        pacsv.write_csv(table, buffer)
+        pacsv.write_csv(csv_safe(table), buffer)
         media = "text/csv"
     else:
         pq.write_table(table, buffer, compression="zstd")
@@ -110,8 +150,31 @@ def profiles(
 
 
 @get("/scan/{dataset_id:str}/errors", summary="Per-file errors", sync_to_thread=True)
-def errors(request: Request, dataset_id: str) -> list[FileError]:
-    return [FileError(**e) for e in request.app.state.store.errors(dataset_id)]
+def errors(
+    request: Request,
+    dataset_id: str,
+    as_of: Annotated[str | None, Parameter(description=AS_OF)] = None,
+) -> list[FileError]:
+    return [FileError(**e) for e in request.app.state.store.errors(dataset_id, as_of=as_of)]
+
+
+@dataclass
+class Snapshot:
+    """One entry of a dataset's history: the commits of one flow run, at its last snapshot."""
+
+    snapshot: int
+    time: str
+    flow_run: str | None
+    added: int
+    changed: int
+    removed: int
+
+
+@get("/scan/{dataset_id:str}/history", summary="Snapshots of a dataset", sync_to_thread=True)
+def history(request: Request, dataset_id: str) -> list[Snapshot]:
+    """Every scan, import and deletion, oldest first: when, by which flow run, how many files
+    were added, changed and removed. Read a past state with `as_of={snapshot}`."""
+    return [Snapshot(**entry) for entry in request.app.state.store.history(dataset_id)]
 
 
 def _accepted(tid: str) -> Response[Any]:
@@ -229,7 +292,9 @@ async def outliers(request: Request, dataset_id: str) -> Response[dict[str, Any]
 )
 async def rerun_outliers(request: Request, dataset_id: str, data: OutlierRequest) -> TaskStarted:
     detector, contamination = check_request(data.detector, data.contamination, data.columns)
-    await anyio.to_thread.run_sync(request.app.state.store.dataset, dataset_id)
+    info = await anyio.to_thread.run_sync(request.app.state.store.dataset, dataset_id)
+    if data.columns:
+        check_columns(info.modality, data.columns)  # 422 now, not a failed run later
     tid = await request.app.state.runs.start(
         names.OUTLIERS,
         {
@@ -247,4 +312,4 @@ def detectors() -> list[DetectorOut]:
     return [DetectorOut(name=n, description=d) for n, d in DETECTORS.items()]
 
 
-ROUTES = [profiles, errors, drift, outliers, rerun_outliers, detectors]
+ROUTES = [profiles, errors, history, drift, outliers, rerun_outliers, detectors]

@@ -3,10 +3,13 @@ flow runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -15,12 +18,13 @@ from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_429_TOO_MANY_REQUESTS
 
-from api.paths import resolve_files, resolve_folder
 from api.runs import AlreadyFinal, Runs, Task
 from api.schemas import Progress, ScanRequest, TaskCreated, TaskOut
-from api.uploads import receive
+from api.uploads import Upload, receive
 from bqat.assessment import check_options
-from bqat.exceptions import ConfigError
+from bqat.confinement import resolve_files, resolve_folder
+from bqat.engines.registry import get_engine
+from bqat.exceptions import AccessError, ConfigError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
 from bqat.store import Store, check_dataset_id
@@ -52,12 +56,14 @@ async def start_scan(
     dataset_id: str | None,
     source: str,
     files: list[str] | None,
+    errors: list[dict[str, Any]] | None = None,
 ) -> TaskCreated:
     """Check everything, then admit atomically: refuse a second writer of the dataset (409) or a
     scan over BQAT_MAX_CONCURRENT_SCANS (429), else make the dataset and create the run.
 
     The checks and the creation hold the admission lock (shared by every API process on
-    BQAT_HOME), so simultaneous requests see each other's runs.
+    BQAT_HOME), so simultaneous requests see each other's runs. `errors` (inputs the request
+    gave that the scan will not see, with the reason) are stored as error rows on admission.
     """
     check_modality(modality)
     scan, engine = scan_parameters(options)
@@ -82,6 +88,8 @@ async def start_scan(
                 "retry later",
             )
         await anyio.to_thread.run_sync(store.create_dataset, dataset_id, modality)
+        if errors:
+            await anyio.to_thread.run_sync(lambda: store.append(dataset_id, errors=errors))
         tid = await runs.start(
             names.SCAN,
             {
@@ -101,11 +109,41 @@ async def scan_folder(request: Request, data: ScanRequest) -> TaskCreated:
     roots = get_settings().data_root
     if isinstance(data.input, str):
         source, files = resolve_folder(data.input, roots), None
+        await anyio.to_thread.run_sync(_readable, source, data.input)
     else:
         source, files = resolve_files(data.input, roots)
     return await start_scan(
         request, data.modality, data.options, data.dataset_id, str(source), files
     )
+
+
+def _readable(folder: Path, name: str) -> None:
+    """AccessError (403) for a folder this process cannot list: the scan would find nothing."""
+    try:
+        with os.scandir(folder):
+            pass
+    except OSError as exc:
+        raise AccessError(f"{name!r}: the folder cannot be read ({exc.strerror or exc})") from None
+
+
+def upload_errors(upload: Upload, modality: str) -> list[dict[str, Any]]:
+    """Error rows for what was uploaded but will not be assessed: files the modality does not
+    take (by extension) and zip members that were not extracted. Every uploaded file ends as a
+    row or an error row."""
+    extensions = get_engine(modality).extensions
+    kinds = ", ".join(sorted(extensions))
+    rows = [
+        {
+            "file": name,
+            "sha256": None,
+            "reason": f"not a {modality} file: the extension {Path(name).suffix or '(none)'!r} "
+            f"is not one of {kinds}",
+        }
+        for name in upload.files
+        if Path(name).suffix.lower() not in extensions
+    ]
+    rows += [{"file": name, "sha256": None, "reason": why} for name, why in upload.refused]
+    return rows
 
 
 def task_out(task: Task) -> TaskOut:
@@ -141,24 +179,29 @@ async def scan_uploaded(
     try:
         fields = {**upload.fields, **dict(request.query_params)}
         chosen = check_dataset_id(fields.get("dataset_id") or uuid.uuid4().hex)
+        chosen_modality = check_modality(fields.get("modality", ""))
         folder = uploads / chosen / upload.folder.name.removeprefix(".staging-")
         folder.parent.mkdir(parents=True, exist_ok=True)
         upload.folder.rename(folder)
         upload.folder = folder
         return await start_scan(
             request,
-            fields.get("modality", ""),
-            _options(fields.get("options")),
+            chosen_modality,
+            parse_options(fields.get("options")),
             chosen,
             str(folder),
             None,
+            upload_errors(upload, chosen_modality),
         )
     except BaseException:
         shutil.rmtree(upload.folder, ignore_errors=True)
+        if upload.folder.parent != uploads:
+            with contextlib.suppress(OSError):  # the dataset's folder, if this was all it held
+                upload.folder.parent.rmdir()
         raise
 
 
-def _options(text: str | None) -> dict[str, Any]:
+def parse_options(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
@@ -178,7 +221,7 @@ async def read_task(request: Request, tid: str) -> TaskOut:
 @get("/task", summary="Recent tasks, newest first")
 async def list_tasks(
     request: Request,
-    offset: Annotated[int, Parameter(ge=0)] = 0,
+    offset: Annotated[int, Parameter(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
 ) -> list[TaskOut]:
     return [task_out(t) for t in await request.app.state.runs.tasks(limit, offset)]

@@ -62,6 +62,18 @@ def providers() -> list[str]:
     return [_CPU]
 
 
+def session_options() -> onnxruntime.SessionOptions:
+    """The options of every session bqat creates: BQAT_THREADS intra-op threads, quiet."""
+    options = onnxruntime_module().SessionOptions()
+    options.intra_op_num_threads = get_settings().threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Idle intra-op threads would otherwise spin and steal the cores from the next model of
+    # the chain (measured: 53 ms -> 28 ms for detector + mesh + irises on 2 cores).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def session(name: str) -> onnxruntime.InferenceSession:
     """The process's session for registered model `name`, created on first use.
 
@@ -74,16 +86,9 @@ def session(name: str) -> onnxruntime.InferenceSession:
         if not get_spec(name).is_onnx:
             raise ModelError(f"model {name} ({get_spec(name).file}) is not an ONNX model")
         ort = onnxruntime_module()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = get_settings().threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Idle intra-op threads would otherwise spin and steal the cores from the next model of
-        # the chain (measured: 53 ms -> 28 ms for detector + mesh + irises on 2 cores).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         path = resolve(name)
         try:
-            created = ort.InferenceSession(str(path), options, providers=providers())
+            created = ort.InferenceSession(str(path), session_options(), providers=providers())
         except Exception as exc:  # ORT raises its own untyped errors for corrupt graphs
             raise ModelError(f"model {name}: ONNX Runtime cannot load {path}: {exc}") from exc
         _sessions[name] = created

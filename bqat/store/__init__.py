@@ -1,5 +1,5 @@
-"""The result store: Parquet parts per batch, read through DuckDB by any process."""
+"""The result store: a DuckLake of one table per dataset, read and written by any process."""
 
-from bqat.store.store import DatasetInfo, Filter, Page, Store, check_dataset_id
+from bqat.store.store import DatasetInfo, Filter, Page, Store, check_dataset_id, check_layout
 
-__all__ = ["DatasetInfo", "Filter", "Page", "Store", "check_dataset_id"]
+__all__ = ["DatasetInfo", "Filter", "Page", "Store", "check_dataset_id", "check_layout"]

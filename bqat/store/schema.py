@@ -1,8 +1,8 @@
 """The stored columns of each modality, generated from the measure declarations.
 
 Every row carries the bookkeeping columns below, then one typed, nullable column per declared
-column of its modality. Parquet parts are written with this schema; a measure added later is a
-column that older parts lack, which DuckDB reads as null (union by name).
+column of its modality. A dataset's DuckLake table has these columns (and `reason`, set on error
+rows); a measure declared later is added to the table as a nullable column, null in older rows.
 """
 
 from __future__ import annotations

@@ -1,33 +1,29 @@
-"""The result store: Parquet parts on disk, queried with an in-process DuckDB.
+"""The result store: one DuckLake table per dataset, read and written by any process.
 
-Why parts and not one database file: DuckDB lets one process hold a database file, so API and
-workers (other processes, other machines on a shared filesystem) would fight over it. Here every
-batch is written as its own Parquet file (to a temporary name, then renamed: atomic), and any
-process can read all parts at any time. A crash loses at most the batch being written.
+Each dataset is a table of the lake (bqat/store/lake.py) holding its rows and its per-file
+errors (an error is a row whose `reason` is set). Each batch is one transaction: it deletes
+the rows of the files it holds and inserts their new events, so a file has one row. Should two
+writers insert the same file at once, readers still see one: the latest event per file wins,
+an error on a tie. Every commit is a snapshot named after its dataset (the commit message),
+with what it did in its extra info; any past snapshot can be read back (`as_of`).
 
-Rows are keyed by (dataset_id, file). Several parts may hold the same file (a changed file is
-re-assessed, a failed one retried): for each file the latest event wins, a row (its measures) or
-an error (its reason). Compaction rewrites a dataset's parts as one part holding only the latest
-event per file; readers that see old and new parts at once still get each file once.
-
-Layout: <root>/<dataset_id>/dataset.json, rows/*.parquet, errors/*.parquet.
+The modality, creation time and source folders of a dataset live in its table's comment.
+Readers keep the latest rows of a few datasets in memory, keyed by the snapshot they were read
+at; while no later commit names their dataset they are kept as they are, and after one they are
+extended with the rows it inserted.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import shutil
+import sys
 import threading
-import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,22 +31,20 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from bqat.atomic import atomic_write
 from bqat.exceptions import ConfigError, NotFoundError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
+from bqat.store import lake
 from bqat.store.schema import ERROR_SCHEMA, row_schema
 
-_DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_DATASET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: `$` took "x\n"
 Operator = Literal["=", "!=", "<", "<=", ">", ">="]
 OPERATORS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
 _CACHED_DATASETS = 2
-_READ_ATTEMPTS = 5
 _JSON_COLUMNS = ("models", "options", "measure_errors")
-_REPLACES = "bqat.replaces"  # Parquet metadata of a merged part: the names of the parts it holds
-MAX_PARTS = 32
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN"}
+_QUIET = ("source", "evolve")  # commits that change no row: not listed in the history
 
 
 @dataclass(frozen=True)
@@ -80,8 +74,8 @@ class Page:
 
 
 def check_dataset_id(dataset_id: str) -> str:
-    """`dataset_id` if it is a safe folder name (letters, digits, . _ -; at most 128)."""
-    if not isinstance(dataset_id, str) or not _DATASET_ID.match(dataset_id):
+    """`dataset_id` if it is a safe name (letters, digits, . _ -; at most 128)."""
+    if not isinstance(dataset_id, str) or not _DATASET_ID.fullmatch(dataset_id):
         raise ConfigError(
             f"invalid dataset id {dataset_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -89,74 +83,150 @@ def check_dataset_id(dataset_id: str) -> str:
     return dataset_id
 
 
+def check_layout(root: Path) -> None:
+    """Refuse a store folder in the layout of bqat before DuckLake (it is never migrated)."""
+    if root.is_dir() and any(root.glob("*/dataset.json")):
+        raise ConfigError(
+            f"{root} holds a store in the old layout (Parquet parts per dataset), which this "
+            "version neither reads nor migrates; nothing in it was changed. Move that folder "
+            "away (or set BQAT_HOME elsewhere) and scan the datasets again."
+        )
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 class Store:
-    """Datasets of assessed rows and per-file errors under one root folder."""
+    """Datasets of assessed rows and per-file errors in one DuckLake.
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = root if root is not None else get_settings().home / "store"
-        self._local = threading.local()
-        self._cache: OrderedDict[str, _Latest] = OrderedDict()
+    `root` holds the default SQLite catalog and the data files; `catalog` (a SQLite path or
+    `postgres:<connection string>`) and `data` (a folder or `s3://` prefix) override them, and
+    default to BQAT_STORE_CATALOG and BQAT_STORE_DATA when no root is given.
+    """
+
+    def __init__(
+        self, root: Path | None = None, *, catalog: str | None = None, data: str | None = None
+    ) -> None:
+        settings = get_settings() if root is None or catalog is None or data is None else None
+        if root is None:
+            root = settings.home / "store"
+            catalog = catalog or settings.store_catalog
+            data = data or settings.store_data
+        self.root = root
+        check_layout(root)
+        self.catalog = catalog or str(root.resolve() / "catalog.sqlite")
+        self.data = data or str(root.resolve() / "data")
+        if not self.data.startswith("s3://"):
+            Path(self.data).mkdir(parents=True, exist_ok=True)
+        if not lake.catalog_uri(self.catalog)[0].startswith("ducklake:postgres:"):
+            Path(self.catalog).parent.mkdir(parents=True, exist_ok=True)
+        self._cache: OrderedDict[tuple[str, int | None], _Entry] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._evolved: set[tuple[str, tuple[str, ...]]] = set()  # tables known to have every column
 
     # Datasets -------------------------------------------------------------------------------
 
     def create_dataset(self, dataset_id: str, modality: str) -> DatasetInfo:
         """Create the dataset, or return it when it exists with the same modality."""
-        folder = self._folder(check_dataset_id(dataset_id))
-        check_modality(modality)
-        meta = folder / "dataset.json"
-        if not meta.exists():
-            for sub in ("rows", "errors"):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
-            content = {"modality": modality, "created": _now().isoformat()}
-            atomic_write(meta, json.dumps(content).encode())
-        existing = self._meta(dataset_id)
-        if existing["modality"] != modality:
-            raise ConfigError(
-                f"dataset {dataset_id} holds {existing['modality']} samples, not {modality}"
-            )
+        con, lk = self._con()
+        check_dataset_id(dataset_id)
+        schema = row_schema(check_modality(modality))
+
+        def create(cur: duckdb.DuckDBPyConnection) -> None:
+            existing = _comment(cur, lk, dataset_id)
+            if existing is not None:
+                if existing["modality"] != modality:
+                    raise ConfigError(
+                        f"dataset {dataset_id} holds {existing['modality']} samples, not {modality}"
+                    )
+                return
+            columns = ", ".join(f"{_quote(f.name)} {_sql_type(f.type)}" for f in schema)
+            cur.execute(f"CREATE TABLE {_table(lk, dataset_id)} ({columns}, reason VARCHAR)")
+            meta = {"dataset_id": dataset_id, "modality": modality, "created": _now().isoformat()}
+            _set_comment(cur, lk, dataset_id, meta)
+            _message(cur, lk, dataset_id, "create")
+
+        lake.transaction(con, create)
         return self.dataset(dataset_id)
 
     def add_source(self, dataset_id: str, folder: Path) -> None:
         """Remember a folder the dataset's files were read from (reports show their thumbnails)."""
-        meta = self._meta(dataset_id)
-        sources = meta.get("sources", [])
-        if str(folder) not in sources:
-            meta["sources"] = [*sources, str(folder)]
-            atomic_write(self._folder(dataset_id) / "dataset.json", json.dumps(meta).encode())
+        con, lk = self._con()
+
+        def add(cur: duckdb.DuckDBPyConnection) -> None:
+            meta = _comment(cur, lk, dataset_id)
+            if meta is None:
+                raise NotFoundError(f"unknown dataset {dataset_id}")
+            if str(folder) not in meta.get("sources", []):
+                meta["sources"] = [*meta.get("sources", []), str(folder)]
+                _set_comment(cur, lk, dataset_id, meta)
+                _message(cur, lk, dataset_id, "source")
+
+        lake.transaction(con, add)
 
     def sources(self, dataset_id: str) -> list[Path]:
         """The folders scanned into the dataset, oldest first."""
-        return [Path(folder) for folder in self._meta(dataset_id).get("sources", [])]
+        return [Path(folder) for folder in self._entry(dataset_id).meta.get("sources", [])]
 
-    def dataset(self, dataset_id: str) -> DatasetInfo:
-        meta = self._meta(dataset_id)
-        rows, errors = self._counts(dataset_id)
+    def dataset(self, dataset_id: str, *, as_of: int | str | None = None) -> DatasetInfo:
+        entry = self._entry(dataset_id, as_of)
+        rows, errors = entry.counts(self)
         return DatasetInfo(
             dataset_id=dataset_id,
-            modality=meta["modality"],
-            created=datetime.fromisoformat(meta["created"]),
+            modality=entry.meta["modality"],
+            created=datetime.fromisoformat(entry.meta["created"]),
             rows=rows,
             errors=errors,
         )
 
     def datasets(self) -> list[DatasetInfo]:
-        if not self.root.is_dir():
-            return []
-        found = [p.parent.name for p in self.root.glob("*/dataset.json")]
-        return sorted((self.dataset(d) for d in found), key=lambda d: (d.created, d.dataset_id))
+        with self._cursor() as (cur, lk):
+            comments = cur.execute(
+                f"SELECT g.value FROM {_meta(lk)}.ducklake_table t JOIN {_meta(lk)}.ducklake_tag g "
+                "ON g.object_id = t.table_id AND g.key = 'comment' AND g.end_snapshot IS NULL "
+                "WHERE t.end_snapshot IS NULL"
+            ).fetchall()
+        found = []
+        for (comment,) in comments:
+            try:
+                found.append(self.dataset(json.loads(comment)["dataset_id"]))
+            except NotFoundError:  # deleted meanwhile
+                continue
+        return sorted(found, key=lambda d: (d.created, d.dataset_id))
 
     def delete_dataset(self, dataset_id: str) -> None:
-        folder = self._folder(check_dataset_id(dataset_id))
-        if not (folder / "dataset.json").exists():
-            raise NotFoundError(f"unknown dataset {dataset_id}")
-        trash = folder.with_name(f".deleting-{dataset_id}-{uuid.uuid4().hex}")
-        os.replace(folder, trash)  # readers stop seeing it at once; removal may take a while
-        shutil.rmtree(trash, ignore_errors=True)
+        """Remove the dataset and every trace of its values: rows, errors, the snapshots that
+        held them, their data files and the catalog rows (inlined data, statistics) about them.
+
+        Snapshots are shared by all datasets: the ones from the dataset's creation to its
+        deletion are expired, so other datasets can no longer be read as of those.
+        """
+        info = self.dataset(dataset_id)
+        con, lk = self._con()
+
+        def drop(cur: duckdb.DuckDBPyConnection) -> None:
+            cur.execute(f"DROP TABLE {_table(lk, dataset_id)}")
+            _message(cur, lk, dataset_id, "delete", removed=info.rows + info.errors)
+
+        lake.transaction(con, drop)
+        self._forget(dataset_id)
+        self._purge()
+
+    def _purge(self) -> None:
+        """Expire the snapshots that still hold a dropped table (a deleted dataset; again after
+        a crash, by `maintain`), remove its files and scrub the catalog."""
+        with self._cursor() as (cur, lk):
+            held = cur.execute(
+                f"SELECT DISTINCT s.snapshot_id FROM {_meta(lk)}.ducklake_snapshot s "
+                f"JOIN {_meta(lk)}.ducklake_table t ON s.snapshot_id >= t.begin_snapshot "
+                "AND s.snapshot_id < t.end_snapshot ORDER BY 1"
+            ).fetchall()
+        if held:
+            versions = [snapshot for (snapshot,) in held]
+            lake.retry(lambda: self._call("ducklake_expire_snapshots", versions=versions))
+            lake.retry(lambda: self._call("ducklake_cleanup_old_files", cleanup_all=True))
+            lake.scrub(self.catalog)
 
     # Writing --------------------------------------------------------------------------------
 
@@ -166,82 +236,76 @@ class Store:
         rows: Sequence[dict[str, Any]] = (),
         errors: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Store one batch: each list becomes one atomic Parquet part.
+        """Store one batch in one transaction: its files' rows and errors replace their old ones.
 
         Rows hold the bookkeeping columns (file, sha256, engine_version, models, options,
         measure_errors; dataset_id and scanned_at are filled in) and the measures; unknown keys
-        are refused.
-        Errors hold file, sha256 (may be None) and reason.
+        are refused. Errors hold file, sha256 (may be None) and reason.
         """
-        meta = self._meta(dataset_id)
-        stamp = _now()
-        if rows:
-            schema = row_schema(meta["modality"])
-            table = _table(rows, schema, dataset_id, stamp)
-            self._write_part(dataset_id, "rows", table)
-        if errors:
-            table = _table(errors, ERROR_SCHEMA, dataset_id, stamp)
-            self._write_part(dataset_id, "errors", table)
-        self.merge_small_parts(dataset_id)
-
-    def merge_small_parts(self, dataset_id: str, max_parts: int = MAX_PARTS) -> None:
-        """Keep each kind of part at most `max_parts`: merge the smallest ones into one part.
-
-        Size-tiered: a merge takes the smallest parts, so a row is rewritten a logarithmic
-        number of times however long the scan. Events are copied as they are (no deduplication:
-        that is `compact`), so readers see the same answers before and after. Skipped while
-        another process compacts or merges this dataset.
-        """
-        folder = self._folder(check_dataset_id(dataset_id))
-        kinds = [k for k in ("rows", "errors") if len(self._parts(dataset_id, k)) > max_parts]
-        if not kinds:
+        if not rows and not errors:
             return
-        with _exclusive(folder / ".compact.lock") as locked:
-            if not locked:
-                return
-            for kind in kinds:
-                parts = self._parts(dataset_id, kind)
-                if len(parts) <= max_parts:
-                    continue
-                smallest = sorted(parts, key=lambda p: p.stat().st_size)
-                chosen = smallest[: len(parts) - max_parts // 2 + 1]
-                merged = pa.concat_tables(
-                    [pq.read_table(p) for p in chosen], promote_options="default"
-                )
-                self._write_part(dataset_id, kind, merged, replaces=chosen)
-                for part in chosen:
-                    part.unlink()
+        schema = row_schema(self._entry(dataset_id).meta["modality"])
+        _check_columns(rows, schema)
+        _check_columns(errors, ERROR_SCHEMA)
+        self._evolve(dataset_id, schema)
+        con, lk = self._con()
+        target = _table(lk, dataset_id)
+
+        def write(cur: duckdb.DuckDBPyConnection) -> None:
+            stamp = _now()  # taken per attempt: a retried batch is the later event
+            parts = []
+            if rows:
+                parts.append(_arrow(rows, schema, dataset_id, stamp))
+            if errors:
+                parts.append(_arrow(errors, ERROR_SCHEMA, dataset_id, stamp))
+            batch = pa.concat_tables(parts, promote_options="default")
+            cur.register("batch", batch)
+            # The constant bounds let DuckLake skip the data files whose names lie outside.
+            deleted = (
+                f"DELETE FROM {target} WHERE file BETWEEN ? AND ? "
+                "AND file IN (SELECT file FROM batch)"
+            )
+            bounds = [v.as_py() for v in pc.min_max(batch.column("file")).values()]
+            changed = cur.execute(deleted, bounds).fetchone()[0]  # rows stored before
+            cur.execute(f"INSERT INTO {target} BY NAME SELECT * FROM batch")
+            cur.unregister("batch")
+            _message(cur, lk, dataset_id, "append", added=batch.num_rows - changed, changed=changed)
+
+        lake.transaction(con, write)
 
     def compact(self, dataset_id: str) -> bool:
-        """Rewrite the dataset as one part of rows and one of errors, latest event per file.
+        """Merge the dataset's small data files (readers see the same rows before and after).
 
-        Returns False when another process is compacting this dataset (nothing is done).
+        Returns False when a concurrent commit made the merge give up (nothing is lost).
         """
-        folder = self._folder(check_dataset_id(dataset_id))
-        self._meta(dataset_id)
-        with _exclusive(folder / ".compact.lock") as locked:
-            if not locked:
-                return False
-            rows, errors = self._parts(dataset_id, "rows"), self._parts(dataset_id, "errors")
-            if len(rows) <= 1 and len(errors) <= 1:
-                return True
-            with self._cursor() as cur:
-                if rows:
-                    latest = _utc(cur.execute(_latest_rows_sql(rows, errors)).to_arrow_table())
-                    if latest.num_rows:
-                        self._write_part(dataset_id, "rows", latest, replaces=rows)
-                if errors:
-                    latest = _utc(cur.execute(_latest_errors_sql(rows, errors)).to_arrow_table())
-                    if latest.num_rows:
-                        self._write_part(
-                            dataset_id,
-                            "errors",
-                            latest.select(ERROR_SCHEMA.names),
-                            replaces=errors,
-                        )
-            for part in (*rows, *errors):
-                part.unlink(missing_ok=True)
-            return True
+        self._entry(dataset_id)
+        name = _table_name(dataset_id)
+        try:
+            lake.retry(lambda: self._call("ducklake_flush_inlined_data", table_name=name))
+            lake.retry(
+                lambda: self._call("ducklake_rewrite_data_files", name, delete_threshold=0.0)
+            )
+            lake.retry(lambda: self._call("ducklake_merge_adjacent_files", name))
+        except duckdb.Error:
+            return False
+        return True
+
+    def maintain(self, keep_days: float, grace_s: float = 3600) -> None:
+        """Merge small files, rewrite files with many deleted rows, expire the snapshots older
+        than `keep_days`, and remove the data files that no snapshot has needed for `grace_s`
+        (a reader may still be reading them) and those no commit ever recorded (a writer
+        killed mid-batch) once a day old."""
+        grace = _now() - timedelta(seconds=grace_s)
+        for function, options in (
+            ("ducklake_flush_inlined_data", {}),
+            ("ducklake_rewrite_data_files", {"delete_threshold": 0.0}),
+            ("ducklake_merge_adjacent_files", {}),
+            ("ducklake_expire_snapshots", {"older_than": _now() - timedelta(days=keep_days)}),
+            ("ducklake_cleanup_old_files", {"older_than": grace}),
+            ("ducklake_delete_orphaned_files", {"older_than": min(grace, _now() - timedelta(1))}),
+        ):
+            lake.retry(lambda function=function, options=options: self._call(function, **options))
+        self._purge()  # a deletion that a crash interrupted
 
     # Reading --------------------------------------------------------------------------------
 
@@ -260,15 +324,17 @@ class Store:
         limit: int | None = None,
         order_by: Sequence[str] = (),
         filters: Sequence[Filter] = (),
+        as_of: int | str | None = None,
     ) -> Page:
         """One page of the dataset's rows (latest per file), ordered and filtered.
 
         `order_by` names stored columns, `-column` for descending; rows are then ordered by file
         so pages are stable. Columns are checked against the stored schema and quoted; values
-        are bound parameters, never spliced into the SQL.
+        are bound parameters, never spliced into the SQL. `as_of`: a snapshot id or an ISO 8601
+        time, to read a past state.
         """
         page, total = self.rows(
-            dataset_id, offset=offset, limit=limit, order_by=order_by, filters=filters
+            dataset_id, offset=offset, limit=limit, order_by=order_by, filters=filters, as_of=as_of
         )
         items = page.to_pylist()
         for item in items:
@@ -286,20 +352,20 @@ class Store:
         limit: int | None = None,
         order_by: Sequence[str] = (),
         filters: Sequence[Filter] = (),
+        as_of: int | str | None = None,
     ) -> tuple[pa.Table, int]:
         """`profiles` as an Arrow table (for exports), with the total number of matching rows."""
-        meta = self._meta(dataset_id)
-        columns = row_schema(meta["modality"]).names
         if offset < 0 or (limit is not None and limit < 0):
             raise ConfigError("offset and limit must not be negative")
+        latest = self._latest(dataset_id, as_of)
+        columns = latest.table.column_names
         where, params = _where(filters, columns)
         order = [*(_order_term(term, columns) for term in order_by), '"file"']
-        latest = self._latest(dataset_id)
         if not filters:
             total = latest.table.num_rows
             end = total if limit is None else min(total, offset + limit)
             return latest.take(latest.order(tuple(order_by))[offset:end]), total
-        with self._cursor() as cur:
+        with self._cursor() as (cur, _):
             cur.register("latest", latest.table)
             base = f"SELECT * FROM latest {where}"
             total = cur.execute(f"SELECT count(*) FROM ({base})", params).fetchone()[0]
@@ -310,29 +376,30 @@ class Store:
             cur.unregister("latest")
         return _utc(page), int(total)
 
-    def table(self, dataset_id: str, columns: Sequence[str]) -> pa.Table:
+    def table(
+        self, dataset_id: str, columns: Sequence[str], *, as_of: int | str | None = None
+    ) -> pa.Table:
         """The dataset's latest rows, these stored columns only, as one Arrow table."""
-        stored = row_schema(self._meta(dataset_id)["modality"]).names
-        unknown = [c for c in columns if c not in stored]
+        latest = self._latest(dataset_id, as_of).table
+        unknown = [c for c in columns if c not in latest.column_names]
         if unknown:
             raise ConfigError(f"not stored columns: {', '.join(unknown)}")
-        return self._latest(dataset_id).table.select(list(columns))
+        return latest.select(list(columns))
 
     def summary(self, dataset_id: str) -> list[dict[str, Any]]:
         """count, min, mean, median and max of every numeric measure column of the dataset."""
-        meta = self._meta(dataset_id)
-        schema = row_schema(meta["modality"])
-        numeric = [
-            f.name for f in schema if (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))
-        ]
-
         latest = self._latest(dataset_id).table
+        numeric = [
+            f.name
+            for f in latest.schema
+            if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
+        ]
         if not latest.num_rows or not numeric:
             return []
         aggregates = ", ".join(
             f"count({q}), min({q}), avg({q}), median({q}), max({q})" for q in map(_quote, numeric)
         )
-        with self._cursor() as cur:
+        with self._cursor() as (cur, _):
             cur.register("latest", latest)
             values = cur.execute(f"SELECT {aggregates} FROM latest").fetchone()
             cur.unregister("latest")
@@ -349,211 +416,364 @@ class Store:
             if values[5 * i]
         ]
 
-    def errors(self, dataset_id: str) -> list[dict[str, Any]]:
+    def errors(self, dataset_id: str, *, as_of: int | str | None = None) -> list[dict[str, Any]]:
         """The files whose latest event is an error, with the reason, ordered by file."""
-        self._meta(dataset_id)
+        return self._entry(dataset_id, as_of).errors(self)
 
-        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            if not errors:
-                return []
-            sql = f"SELECT file, reason FROM ({_latest_errors_sql(rows, errors)}) ORDER BY file"
-            return cur.execute(sql).fetchall()
+    def history(self, dataset_id: str) -> list[dict[str, Any]]:
+        """The dataset's snapshots, oldest first: `{snapshot, time, flow_run, added, changed,
+        removed}`. The commits of one flow run (a scan's batches) are one entry, at its last
+        snapshot; snapshots older than BQAT_STORE_KEEP_DAYS are gone."""
+        check_dataset_id(dataset_id)
+        with self._cursor() as (cur, lk):
+            found = cur.execute(
+                f"SELECT snapshot_id, snapshot_time, commit_extra_info FROM {lk}.snapshots() "
+                "WHERE commit_message = ? ORDER BY snapshot_id",
+                [dataset_id],
+            ).fetchall()
+        if not found:
+            self._entry(dataset_id)  # NotFoundError for an unknown dataset
+        entries: list[dict[str, Any]] = []
+        for snapshot, time, extra in found:
+            info = json.loads(extra or "{}")
+            if info.get("action") in _QUIET:
+                continue
+            last = entries[-1] if entries else None
+            entry = {
+                "snapshot": snapshot,
+                "time": time.astimezone(UTC).isoformat(),
+                "flow_run": info.get("flow_run"),
+                **{key: info.get(key, 0) for key in ("added", "changed", "removed")},
+            }
+            if last and entry["flow_run"] and last["flow_run"] == entry["flow_run"]:
+                for key in ("added", "changed", "removed"):
+                    entry[key] += last[key]
+                entries[-1] = entry
+            else:
+                entries.append(entry)
+        return entries
 
-        return [{"file": file, "reason": reason} for file, reason in self._read(dataset_id, query)]
+    def files(self, dataset_id: str) -> list[str]:
+        """The data files that hold the dataset's rows now (small batches may sit inlined in
+        the catalog until a compaction writes them out)."""
+        self._entry(dataset_id)
+        with self._cursor() as (cur, lk):
+            found = cur.execute(
+                "SELECT data_file FROM ducklake_list_files(?, ?)", [lk, _table_name(dataset_id)]
+            ).fetchall()
+        return [path for (path,) in found]
+
+    def snapshot(self, as_of: int | str | datetime) -> int:
+        """The id of the snapshot `as_of` names: its id, or the last one at an ISO 8601 time."""
+        with self._cursor() as (cur, lk):
+            if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.isdigit()):
+                found = cur.execute(
+                    f"SELECT snapshot_id FROM {_meta(lk)}.ducklake_snapshot WHERE snapshot_id = ?",
+                    [int(as_of)],
+                ).fetchone()
+                if found is None:
+                    raise NotFoundError(f"no snapshot {as_of} (expired, or never made)")
+                return int(found[0])
+            moment = _moment(as_of)
+            found = cur.execute(
+                f"SELECT max(snapshot_id) FROM {lk}.snapshots() WHERE snapshot_time <= ?",
+                [moment],
+            ).fetchone()
+        if found[0] is None:
+            raise NotFoundError(f"no snapshot at or before {moment.isoformat()}")
+        return int(found[0])
 
     # Internals ------------------------------------------------------------------------------
 
-    def _latest(self, dataset_id: str) -> _Latest:
-        """The dataset's latest row per file, cached until its set of parts changes.
-
-        Parts are immutable and uniquely named, so their names identify a snapshot. When parts
-        were added, or merged from parts the snapshot holds, the snapshot is extended with the
-        new parts instead of being rebuilt: a running scan does not make every read rescan the
-        dataset. A full compaction of parts the snapshot holds keeps it as it is, too.
-        """
-        rows = tuple(p.name for p in self._parts(dataset_id, "rows"))
-        errors = tuple(p.name for p in self._parts(dataset_id, "errors"))
+    def _entry(self, dataset_id: str, as_of: int | str | None = None) -> _Entry:
+        """The dataset as of a snapshot (the latest by default): cached while no later commit
+        names it, so that paging a large dataset reads the lake once. `id@snapshot` and
+        `id@time` name a past state too (drift's `reference=`)."""
+        dataset_id, at, moment = dataset_id.partition("@")
+        if at and as_of is None:
+            as_of = moment
+        check_dataset_id(dataset_id)
+        key = (dataset_id, None if as_of is None else self.snapshot(as_of))
         with self._cache_lock:
-            cached = self._cache.get(dataset_id)
-        if cached is not None and (cached.rows, cached.errors) == (rows, errors):
-            latest = cached
-        elif cached is None:
-            latest = self._rebuilt(dataset_id)
+            cached = self._cache.get(key)
+        if key[1] is None:
+            known = cached.snapshot if cached else -1
+            with self._cursor() as (cur, lk):
+                current, kept, changes = cur.execute(  # the filters reach the catalog
+                    "SELECT max(snapshot_id), count(*) FILTER (WHERE snapshot_id = ?), "
+                    f"(SELECT count(*) FROM {_meta(lk)}.ducklake_snapshot_changes "
+                    "WHERE snapshot_id > ? AND commit_message = ?) "
+                    f"FROM {_meta(lk)}.ducklake_snapshot WHERE snapshot_id >= ?",
+                    [known, known, dataset_id, known],
+                ).fetchone()
+            if cached is not None and (cached.snapshot == current or (kept and not changes)):
+                cached.snapshot = current
+                return cached
+            snapshot = current
+        elif cached is not None:
+            return cached
         else:
-            try:
-                known_rows = self._absorbed(dataset_id, "rows", cached.rows, rows)
-                known_errors = self._absorbed(dataset_id, "errors", cached.errors, errors)
-                if known_rows is None or known_errors is None:
-                    latest = self._rebuilt(dataset_id)
-                elif (known_rows, known_errors) == (rows, errors):  # merges only: same events
-                    latest = cached.relabelled(rows, errors)
-                else:
-                    latest = self._extended(
-                        dataset_id,
-                        _Latest(known_rows, known_errors, cached.table),
-                        rows,
-                        errors,
-                    )
-            except (duckdb.IOException, OSError):  # a compaction removed new parts meanwhile
-                latest = self._rebuilt(dataset_id)
+            snapshot = key[1]
+        with self._cursor() as (cur, lk):
+            meta = _comment(cur, lk, dataset_id, snapshot)
+        if meta is None:
+            raise NotFoundError(
+                f"unknown dataset {dataset_id}"
+                + ("" if key[1] is None else f" at snapshot {snapshot}")
+            )
+        # Extend what was read: the same dataset (not one deleted and made again) at a snapshot
+        # that still exists.
+        same = cached is not None and kept and cached.meta["created"] == meta["created"]
+        entry = _Entry(dataset_id, snapshot, meta, cached if key[1] is None and same else None)
         with self._cache_lock:
-            self._cache[dataset_id] = latest
-            self._cache.move_to_end(dataset_id)
+            self._cache[key] = entry
+            self._cache.move_to_end(key)
             while len(self._cache) > _CACHED_DATASETS:
                 self._cache.popitem(last=False)
-        return latest
+        return entry
 
-    def _rebuilt(self, dataset_id: str) -> _Latest:
-        schema = row_schema(self._meta(dataset_id)["modality"])
+    def _latest(self, dataset_id: str, as_of: int | str | None = None) -> _Latest:
+        return self._entry(dataset_id, as_of).latest(self)
 
-        def query(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            table = (
-                _utc(cur.execute(_latest_rows_sql(rows, errors)).to_arrow_table())
-                if rows
-                else schema.empty_table()
-            )
-            return _Latest(tuple(p.name for p in rows), tuple(p.name for p in errors), table)
+    def _forget(self, dataset_id: str) -> None:
+        self._evolved = {known for known in self._evolved if known[0] != dataset_id}
+        with self._cache_lock:
+            for key in [k for k in self._cache if k[0] == dataset_id]:
+                del self._cache[key]
 
-        return self._read(dataset_id, query)
+    def _evolve(self, dataset_id: str, schema: pa.Schema) -> None:
+        """Add the declared columns that the dataset's table lacks (a measure added since)."""
+        if (dataset_id, tuple(schema.names)) in self._evolved:
+            return
+        with self._cursor() as (cur, lk):
+            have = {
+                row[0]
+                for row in cur.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
+                    "AND schema_name = 'main' AND table_name = ?",
+                    [lk, _table_name(dataset_id)],
+                ).fetchall()
+            }
+        missing = [f for f in schema if f.name not in have]
+        if not missing:
+            self._evolved.add((dataset_id, tuple(schema.names)))
+            return
+        con, lk = self._con()
 
-    def _absorbed(
-        self, dataset_id: str, kind: str, cached: tuple[str, ...], current: tuple[str, ...]
-    ) -> tuple[str, ...] | None:
-        """The current parts whose events the snapshot of `cached` parts already holds.
+        def add(cur: duckdb.DuckDBPyConnection) -> None:
+            for field in missing:
+                cur.execute(
+                    f"ALTER TABLE {_table(lk, dataset_id)} ADD COLUMN IF NOT EXISTS "
+                    f"{_quote(field.name)} {_sql_type(field.type)}"
+                )
+            _message(cur, lk, dataset_id, "evolve")
 
-        That is the cached parts still present plus the merged parts made only of cached parts.
-        None when a cached part is gone without such a merge (a full rebuild is needed).
-        """
-        known = set(cached)
-        covered: set[str] = set()
-        for name in current:
-            if name in known:
-                continue
-            metadata = pq.read_schema(self._folder(dataset_id) / kind / name).metadata or {}
-            replaced = set(json.loads(metadata.get(_REPLACES.encode(), b"[]")))
-            if replaced and replaced <= known:
-                covered |= replaced
-                known.add(name)
-        if not set(cached) - set(current) <= covered:
-            return None
-        return tuple(n for n in current if n in known)
+        lake.transaction(con, add)
 
-    def _extended(
-        self, dataset_id: str, cached: _Latest, rows: tuple[str, ...], errors: tuple[str, ...]
-    ) -> _Latest:
-        """`cached` with the events of the parts added since: they are newer than its own."""
-        folder = self._folder(dataset_id)
-        new_rows = [folder / "rows" / n for n in rows if n not in set(cached.rows)]
-        new_errors = [folder / "errors" / n for n in errors if n not in set(cached.errors)]
-        table = cached.table
-        with self._cursor() as cur:
-            fresh = (
-                _utc(cur.execute(_latest_rows_sql(new_rows, new_errors)).to_arrow_table())
-                if new_rows
-                else None
-            )
-            failed = (
-                cur.execute(f"SELECT DISTINCT file FROM read_parquet({_files(new_errors)})")
-                .to_arrow_table()
-                .column("file")
-                if new_errors
-                else None
-            )
-        changed = [
-            c for c in (None if fresh is None else fresh.column("file"), failed) if c is not None
-        ]
-        if changed and table.num_rows:
-            superseded = pc.is_in(
-                table.column("file"),
-                value_set=pa.concat_arrays(
-                    [chunk for column in changed for chunk in column.chunks]
-                ),
-            )
-            if pc.any(superseded).as_py():
-                table = table.filter(pc.invert(superseded))
-        if fresh is not None and fresh.num_rows:
-            table = pa.concat_tables([table, fresh], promote_options="default")
-        return _Latest(rows, errors, table)
+    def _call(self, function: str, *args: object, **options: object) -> None:
+        """CALL a DuckLake maintenance function on the lake, with bound arguments."""
+        named = [f"{name} => ?" for name in options]
+        placeholders = ", ".join(["?"] * (1 + len(args)) + named)
+        with self._cursor() as (cur, lk):
+            values = [lk, *args, *options.values()]
+            cur.execute(f"CALL {function}({placeholders})", values).fetchall()
 
-    def _folder(self, dataset_id: str) -> Path:
-        return self.root / dataset_id
-
-    def _meta(self, dataset_id: str) -> dict[str, Any]:
-        path = self._folder(check_dataset_id(dataset_id)) / "dataset.json"
-        try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            raise NotFoundError(f"unknown dataset {dataset_id}") from None
-
-    def _parts(self, dataset_id: str, kind: str) -> list[Path]:
-        folder = self._folder(dataset_id) / kind
-        try:
-            return sorted(folder.glob("*.parquet"))
-        except FileNotFoundError:
-            return []
-
-    def _counts(self, dataset_id: str) -> tuple[int, int]:
-        """Files whose latest event is a row (from the snapshot), and those where it is an error."""
-
-        def failed(cur: duckdb.DuckDBPyConnection, rows: list[Path], errors: list[Path]) -> Any:
-            if not errors:
-                return 0
-            return cur.execute(
-                f"SELECT count(*) FROM ({_latest_errors_sql(rows, errors)})"
-            ).fetchone()[0]
-
-        return self._latest(dataset_id).table.num_rows, int(self._read(dataset_id, failed))
-
-    def _read(
-        self,
-        dataset_id: str,
-        query: Callable[[duckdb.DuckDBPyConnection, list[Path], list[Path]], Any],
-    ) -> Any:
-        """Run `query` over the dataset's current parts.
-
-        A compaction may delete parts between listing and reading them; the query is then
-        repeated with a fresh listing (the compacted part holds the same events).
-        """
-        for attempt in range(_READ_ATTEMPTS):
-            rows, errors = self._parts(dataset_id, "rows"), self._parts(dataset_id, "errors")
-            try:
-                with self._cursor() as cur:
-                    return query(cur, rows, errors)
-            except duckdb.IOException:
-                if attempt == _READ_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _write_part(
-        self, dataset_id: str, kind: str, table: pa.Table, replaces: Sequence[Path] = ()
-    ) -> Path:
-        """Write `table` as a new part, atomically; `replaces` names the parts it supersedes."""
-        folder = self._folder(dataset_id) / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{uuid.uuid4().hex}.parquet"
-        temporary = folder / f".{name}.tmp"
-        if replaces:
-            table = table.replace_schema_metadata(
-                {_REPLACES: json.dumps([p.name for p in replaces])}
-            )
-        pq.write_table(table, temporary, compression="zstd")
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, folder / name)
-        return folder / name
+    def _con(self) -> tuple[duckdb.DuckDBPyConnection, str]:
+        """This process's DuckDB and the name the lake is attached as."""
+        return lake.attach(self.catalog, self.data)
 
     @contextmanager
-    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of this thread's in-memory DuckDB connection (connections are per thread)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = duckdb.connect()
-            self._local.connection = connection
-        cursor = connection.cursor()
+    def _cursor(self) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+        """A cursor of this process's DuckDB (one per thread at a time), and the lake's name."""
+        con, lk = self._con()
+        cursor = con.cursor()
         try:
-            yield cursor
+            yield cursor, lk
         finally:
             cursor.close()
+
+
+class _Entry:
+    """A dataset at one snapshot: its metadata, then its events once someone asks for them.
+
+    With a `base` (the same dataset at an earlier snapshot, already read), only the events
+    committed since are read: a running scan does not make every reader read it all again.
+    """
+
+    def __init__(
+        self, dataset_id: str, snapshot: int, meta: dict[str, Any], base: _Entry | None = None
+    ) -> None:
+        self.dataset_id = dataset_id
+        self.snapshot = snapshot
+        self.meta = meta
+        self._base = base
+        self._latest: _Latest | None = None
+        self._failed = pa.table({"file": [], "scanned_at": [], "reason": []})
+        self._counts: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def latest(self, store: Store) -> _Latest:
+        """The latest rows, read with the errors (these are kept too)."""
+        with self._lock:
+            if self._latest is None:
+                base, self._base = self._base, None
+                schema = row_schema(self.meta["modality"])
+                with store._cursor() as (cur, lk):
+                    if base is None or not self._extend(cur, lk, base, schema):
+                        self._load(cur, lk, schema)
+            return self._latest
+
+    def _load(self, cur: duckdb.DuckDBPyConnection, lk: str, schema: pa.Schema) -> None:
+        table = cur.execute(
+            f"SELECT * FROM {_table(lk, self.dataset_id)} AT (VERSION => {self.snapshot})"
+        ).to_arrow_table()
+        if pc.count_distinct(table.column("file")).as_py() < table.num_rows:
+            # Racing writers left two events of a file: keep the latest.
+            table = cur.execute(_events(lk, self.dataset_id, self.snapshot)).to_arrow_table()
+        self._keep(schema, _utc(table))
+
+    def _extend(
+        self, cur: duckdb.DuckDBPyConnection, lk: str, base: _Entry, schema: pa.Schema
+    ) -> bool:
+        """`base` with the events inserted since; False when only a full read is right."""
+        if base._latest is None or base._latest.table.schema != schema:
+            return False
+        fresh = _utc(
+            cur.execute(
+                "SELECT * FROM ducklake_table_insertions(?, 'main', ?, ?, ?)",
+                [lk, _table_name(self.dataset_id), base.snapshot + 1, self.snapshot],
+            ).to_arrow_table()
+        )
+        files = fresh.column("file").combine_chunks()
+        if pc.count_distinct(files).as_py() < fresh.num_rows:
+            return False
+        rows, failed = base._latest.table, base._failed
+        known = pa.concat_tables([rows.select(["file", "scanned_at"]), failed.select([0, 1])])
+        where = pc.index_in(files, value_set=known.column("file").combine_chunks())
+        before = known.column("scanned_at").take(where)
+        if pc.any(pc.less(fresh.column("scanned_at"), before)).as_py():
+            return False  # a racing writer's older event: the newer one stays
+        kept = [t.filter(pc.invert(pc.is_in(t.column("file"), files))) for t in (rows, failed)]
+        self._keep(schema, fresh, kept)
+        return True
+
+    def _keep(self, schema: pa.Schema, events: pa.Table, kept: Sequence[pa.Table] = ()) -> None:
+        """Split `events` into rows and errors, after the `kept` rows and errors."""
+        failed = pc.is_valid(events.column("reason"))
+        rows = events.filter(pc.invert(failed))
+        columns = [  # a column added after the snapshot reads as null
+            rows.column(f.name) if f.name in rows.column_names else pa.nulls(rows.num_rows, f.type)
+            for f in schema
+        ]
+        rows = pa.Table.from_arrays(columns, schema=schema)
+        errors = events.filter(failed).select(["file", "scanned_at", "reason"])
+        if kept:
+            rows = pa.concat_tables([kept[0], rows])
+            errors = pa.concat_tables([kept[1], errors])
+        self._latest = _Latest(rows)
+        self._failed = errors.sort_by("file")
+        self._counts = (rows.num_rows, errors.num_rows)
+
+    def errors(self, store: Store) -> list[dict[str, Any]]:
+        self.latest(store)
+        return self._failed.select(["file", "reason"]).to_pylist()
+
+    def counts(self, store: Store) -> tuple[int, int]:
+        """Rows and errors, counted without reading the rows when they are not cached."""
+        with self._lock:
+            if self._counts is None:
+                with store._cursor() as (cur, lk):
+                    found = cur.execute(
+                        "SELECT count(*) FILTER (reason IS NULL), count(*) FILTER (reason IS NOT "
+                        f"NULL) FROM ({_events(lk, self.dataset_id, self.snapshot, 'reason')})"
+                    ).fetchone()
+                self._counts = (int(found[0]), int(found[1]))
+            return self._counts
+
+
+def _events(lk: str, dataset_id: str, snapshot: int, columns: str = "*") -> str:
+    """The latest event per file at `snapshot` (an error wins a tie with a row)."""
+    return (
+        f"SELECT {columns} FROM {_table(lk, dataset_id)} AT (VERSION => {int(snapshot)}) "
+        "QUALIFY row_number() OVER (PARTITION BY file ORDER BY scanned_at DESC, "
+        "reason IS NULL) = 1"
+    )
+
+
+def _table_name(dataset_id: str) -> str:
+    """The dataset's table: DuckDB names are case-insensitive, so capitals are marked with ^."""
+    return "".join(f"^{c.lower()}" if c.isupper() else c for c in dataset_id)
+
+
+def _table(lk: str, dataset_id: str) -> str:
+    return f"{lk}.main.{_quote(_table_name(dataset_id))}"
+
+
+def _meta(lk: str) -> str:
+    """The catalog database of lake `lk`, attached by DuckLake itself."""
+    return f"__ducklake_metadata_{lk}"
+
+
+def _comment(
+    cur: duckdb.DuckDBPyConnection, lk: str, dataset_id: str, snapshot: int | None = None
+) -> dict[str, Any] | None:
+    """The dataset's metadata (its table's comment) at `snapshot`, by default the latest."""
+    meta = _meta(lk)
+    if snapshot is None:
+        snapshot = cur.execute(f"SELECT max(snapshot_id) FROM {meta}.ducklake_snapshot").fetchone()[
+            0
+        ]
+    found = cur.execute(
+        f"SELECT g.value FROM {meta}.ducklake_table t JOIN {meta}.ducklake_tag g "
+        "ON g.object_id = t.table_id AND g.key = 'comment' AND g.begin_snapshot <= ? "
+        "AND (g.end_snapshot IS NULL OR g.end_snapshot > ?) WHERE t.table_name = ? "
+        "AND t.begin_snapshot <= ? AND (t.end_snapshot IS NULL OR t.end_snapshot > ?)",
+        [snapshot, snapshot, _table_name(dataset_id), snapshot, snapshot],
+    ).fetchone()
+    return None if found is None or found[0] is None else json.loads(found[0])
+
+
+def _set_comment(
+    cur: duckdb.DuckDBPyConnection, lk: str, dataset_id: str, meta: dict[str, Any]
+) -> None:
+    cur.execute(f"COMMENT ON TABLE {_table(lk, dataset_id)} IS {_literal(json.dumps(meta))}")
+
+
+def _message(
+    cur: duckdb.DuckDBPyConnection, lk: str, dataset_id: str, action: str, **counts: int
+) -> None:
+    """Name the commit after the dataset; say what it did and which flow run did it."""
+    info = json.dumps({"action": action, "flow_run": _flow_run(), **counts})
+    cur.execute(
+        "CALL ducklake_set_commit_message(?, 'bqat', ?, extra_info => ?)",
+        [lk, dataset_id, info],
+    )
+
+
+def _flow_run() -> str | None:
+    """The Prefect flow run this process works for, if any (Prefect is never imported here)."""
+    context = sys.modules.get("prefect.context")
+    if context is not None:
+        task = context.TaskRunContext.get()
+        if task is not None and task.task_run.flow_run_id is not None:
+            return str(task.task_run.flow_run_id)
+        flow = context.FlowRunContext.get()
+        if flow is not None and flow.flow_run is not None:
+            return str(flow.flow_run.id)
+    return None
+
+
+def _moment(text: object) -> datetime:
+    if isinstance(text, datetime):
+        moment = text
+    else:
+        try:
+            moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError:
+            raise ConfigError(
+                f"as_of {text!r} is neither a snapshot id nor an ISO 8601 time"
+            ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _utc(table: pa.Table) -> pa.Table:
@@ -569,25 +789,16 @@ class _Latest:
     Sorting a million rows takes a while; once sorted, every page of that order is a slice.
     """
 
-    def __init__(self, rows: tuple[str, ...], errors: tuple[str, ...], table: pa.Table) -> None:
-        self.rows = rows
-        self.errors = errors
+    def __init__(self, table: pa.Table) -> None:
         self.table = table
         self._orders: dict[tuple[str, ...], pa.Array] = {}
         self._lock = threading.Lock()
-
-    def relabelled(self, rows: tuple[str, ...], errors: tuple[str, ...]) -> _Latest:
-        """The same events under the names of the parts that now hold them (after a merge)."""
-        copy = _Latest(rows, errors, self.table)
-        with self._lock:
-            copy._orders = dict(self._orders)
-        return copy
 
     def take(self, indices: pa.Array) -> pa.Table:
         """The rows at `indices`, in that order.
 
         Gathered chunk by chunk: `Table.take` concatenates every chunked column first, a copy
-        of the whole dataset for a page of 50 rows (the snapshot gains a chunk per extension).
+        of the whole dataset for a page of 50 rows.
         """
         if self.table.column("file").num_chunks <= 1:
             return self.table.take(indices)
@@ -621,7 +832,13 @@ class _Latest:
             return indices
 
 
-def _table(
+def _check_columns(records: Sequence[dict[str, Any]], schema: pa.Schema) -> None:
+    unknown = set().union(*map(dict.keys, records)) - set(schema.names)
+    if unknown:
+        raise ConfigError(f"unknown columns for the store: {', '.join(sorted(unknown))}")
+
+
+def _arrow(
     records: Sequence[dict[str, Any]], schema: pa.Schema, dataset_id: str, stamp: datetime
 ) -> pa.Table:
     """Records as a table of `schema`; dataset_id and scanned_at are filled in.
@@ -630,9 +847,6 @@ def _table(
     fast as gathering columns in Python); `models`, `options` and `measure_errors` become JSON
     text.
     """
-    unknown = set().union(*map(dict.keys, records)) - set(schema.names)
-    if unknown:
-        raise ConfigError(f"unknown columns for the store: {', '.join(sorted(unknown))}")
     filled = {"dataset_id", "scanned_at", *_JSON_COLUMNS}
     converted = pa.Table.from_struct_array(
         pa.array(records, type=pa.struct([f for f in schema if f.name not in filled]))
@@ -653,50 +867,19 @@ def _table(
 
 
 def _json_text(value: object) -> str | None:
-    return value if value is None or isinstance(value, str) else _json(value)
+    return value if value is None or isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def _json(value: object) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def _files(parts: Sequence[Path]) -> str:
-    """Parts as a SQL list literal. Part paths are generated by the store (no quotes in them)."""
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts) + "]"
-
-
-def _latest_sql(parts: Sequence[Path], rivals: Sequence[Path], *, wins_ties: bool) -> str:
-    """The latest event per file in `parts`, unless `rivals` holds a later one for that file.
-
-    Rows and errors are each other's rivals; on equal times the error wins.
-    """
-    latest = (
-        f"SELECT * FROM read_parquet({_files(parts)}, union_by_name=true) "
-        "QUALIFY row_number() OVER (PARTITION BY file ORDER BY scanned_at DESC) = 1"
-    )
-    if not rivals:
-        return latest
-    rival = (
-        "SELECT file, max(scanned_at) AS rival_at "
-        f"FROM read_parquet({_files(rivals)}, union_by_name=true) GROUP BY file"
-    )
-    beats = "<=" if wins_ties else "<"
-    return (
-        f"SELECT k.* FROM ({latest}) k LEFT JOIN ({rival}) r USING (file) "
-        f"WHERE r.rival_at IS NULL OR r.rival_at {beats} k.scanned_at"
-    )
-
-
-def _latest_rows_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
-    return _latest_sql(rows, errors, wins_ties=False)
-
-
-def _latest_errors_sql(rows: Sequence[Path], errors: Sequence[Path]) -> str:
-    return _latest_sql(errors, rows, wins_ties=True)
+def _sql_type(kind: pa.DataType) -> str:
+    return "TIMESTAMPTZ" if pa.types.is_timestamp(kind) else _SQL_TYPES[str(kind)]
 
 
 def _quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _order_term(term: str, columns: Sequence[str]) -> str:
@@ -719,19 +902,3 @@ def _where(filters: Sequence[Filter], columns: Sequence[str]) -> tuple[str, list
         clauses.append(f"{_quote(f.column)} {f.op} ?")
         params.append(f.value)
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[bool]:
-    """A non-blocking exclusive lock on `path`: yields False when another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

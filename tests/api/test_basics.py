@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 
+from bqat.engines import engines
+from bqat.models import get_spec
 from bqat.store import Store
 
 
 def test_health_info_and_specification(client):
     assert client.get("/health").json() == {"status": "ok"}
     info = client.get("/info/").json()
-    assert {m["name"] for m in info["models"]} == {"yunet_s_dynamic", "face_mesh", "iris_landmark"}
+    engines_run = {name for engine in engines().values() for name in engine.models}
+    assert {m["name"] for m in info["models"]} == engines_run
+    assert {"yunet_s_dynamic", "face_mesh", "face_landmarker_v2"} <= engines_run
     assert "CPUExecutionProvider" in info["providers"]
     spec = client.get("/specification?modality=face").json()
     assert spec["ipd"]["unit"] == "px"
@@ -26,7 +30,9 @@ def test_info_reports_the_providers_the_loaded_sessions_use(client, monkeypatch)
     assert before["loaded_sessions"] == 0
     assert before["providers"] == before["requested_providers"] == ["CPUExecutionProvider"]
     assert "CPUExecutionProvider" in before["available_providers"]
-    assert all(not m["loaded"] and m["providers"] for m in before["models"])
+    assert not any(m["loaded"] for m in before["models"])
+    onnx = [m for m in before["models"] if get_spec(m["name"]).is_onnx]  # not the NFIQ 2 forest
+    assert onnx and all(m["providers"] for m in onnx)
     runtime.session("face_mesh")
     # A CUDA build would ask for CUDA; what counts is what the loaded session really runs on.
     ort = runtime.onnxruntime_module()
@@ -39,7 +45,8 @@ def test_info_reports_the_providers_the_loaded_sessions_use(client, monkeypatch)
     assert models["face_mesh"]["loaded"] and models["face_mesh"]["providers"] == [
         "CPUExecutionProvider"
     ]
-    assert not models["iris_landmark"]["loaded"] and models["iris_landmark"]["providers"] == cuda
+    unloaded = models["face_landmarker_v2"]
+    assert not unloaded["loaded"] and unloaded["providers"] == cuda
 
 
 def test_a_scan_request_becomes_a_scheduled_flow_run(client):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from litestar.exceptions import ClientException
 
 from api.uploads import safe_member_path, safe_name
 from bqat.settings import get_settings
@@ -50,7 +51,10 @@ def test_files_and_zip_members_land_under_the_dataset_and_a_scan_starts(client, 
 def test_names_are_sanitised():
     assert safe_name("../../etc/pass wd?.jpg") == "pass wd_.jpg"
     assert safe_name("C:\\Users\\me\\photo.JPG") == "photo.JPG"
-    assert safe_name("...") == "upload"
+    with pytest.raises(ClientException, match="no usable character"):
+        safe_name("...")
+    long = safe_name("x" * 300 + ".jpeg")
+    assert long.endswith(".jpeg") and len(long) == 200
     assert safe_member_path("a/./b/x y$.png").as_posix() == "a/b/x y_.png"
 
 

@@ -19,7 +19,8 @@ from flows.deployments import WORK_POOL, schedule_audit
 
 
 @pytest.fixture
-def folder(tmp_path, samples):
+def folder(tmp_path, samples, set_env):
+    set_env(BQAT_DATA_ROOT=str(tmp_path))  # an audited folder lies inside a data root
     root = tmp_path / "faces"
     root.mkdir()
     for path in sorted((samples / "face").glob("*.jpg"))[:4]:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 import bqat
+from bqat.exceptions import NotFoundError
 from bqat.settings import get_settings
 from bqat.store import Store
 
@@ -35,13 +36,20 @@ def test_a_killed_scan_completes_on_rerun_with_every_file_once(tmp_path, samples
     for i in range(24):
         shutil.copy(sources[i % len(sources)], folder / f"{i:02d}.jpg")
     home = get_settings().home  # this test's own BQAT_HOME (conftest), shared with the child
-    rows = home / "store" / "crash" / "rows"
+    store = Store(home / "store")
+
+    def stored() -> int:
+        try:
+            return store.dataset("crash").rows
+        except NotFoundError:
+            return 0
+
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     scan = subprocess.Popen([sys.executable, "-c", SCAN, str(folder)], env=env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and scan.poll() is None:
-            if rows.is_dir() and len(list(rows.glob("*.parquet"))) >= 3:
+            if stored() >= 6:  # three batches of two
                 break
             time.sleep(0.05)
         assert scan.poll() is None, "the scan ended before it could be killed"
@@ -50,7 +58,6 @@ def test_a_killed_scan_completes_on_rerun_with_every_file_once(tmp_path, samples
     finally:
         if scan.poll() is None:
             scan.kill()
-    store = Store(home / "store")
     stored_before = store.profiles("crash").total
     assert 0 < stored_before < 24
 

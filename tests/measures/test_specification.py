@@ -26,7 +26,14 @@ def test_every_declared_measure_computes_something():
 
 
 def test_unknown_and_unbuilt_modalities_are_config_errors():
-    with pytest.raises(ConfigError, match="unknown modality"):
+    from bqat.engines import get_engine, register, unregister
+
+    with pytest.raises(ConfigError, match="unknown modality 'voice'"):
         bqat.specification("voice")
-    with pytest.raises(ConfigError, match="not built yet"):
-        bqat.specification("speech")
+    face = get_engine("face")
+    unregister("face")  # a modality of the design whose engine is absent
+    try:
+        with pytest.raises(ConfigError, match="modality not built yet 'face'; available: "):
+            bqat.specification("face")
+    finally:
+        register(face)

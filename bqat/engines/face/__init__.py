@@ -1,4 +1,4 @@
-"""Face quality: detection (YuNet), the 468-point mesh and the iris (MediaPipe), ISO/IEC 29794-5.
+"""Face quality: detection (YuNet), FaceLandmarker v2 (MediaPipe), ISO/IEC 29794-5.
 
 Each stage runs once per sample and its frozen result is what the face measures read.
 """

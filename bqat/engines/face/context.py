@@ -1,7 +1,8 @@
 """The frozen per-sample context of the face engine: every stage runs once, measures only read.
 
 Stages: decode → grey + one-pass image statistics → detection (all confident faces) → the largest
-face's mesh (two passes) → both irises → head pose → an eye-aligned, scale-normalised face crop
+face's 478-point mesh with both irises (crop search, then FaceLandmarker v2) → its 52
+blendshapes → head pose → an eye-aligned, scale-normalised face crop
 with a face-region mask, on which the ISO/IEC 29794-5 luminance and sharpness measures are taken.
 """
 
@@ -13,8 +14,8 @@ import cv2
 import numpy as np
 
 from bqat.decode import DecodedImage
-from bqat.engines.face.detector import Face, detect_faces
-from bqat.engines.face.landmarks import Eye, Mesh, eyes, face_mesh
+from bqat.engines.face.detector import Face, find_faces
+from bqat.engines.face.landmarks import Eye, Mesh, blendshapes, eyes, face_mesh
 from bqat.engines.face.options import FaceOptions
 from bqat.engines.face.pose import Pose, head_pose
 from bqat.engines.face.template import load_template
@@ -24,9 +25,6 @@ ALIGNED_SIZE = 192
 ALIGNED_IED = 64.0
 ALIGNED_EYE_ROW = 80.0
 MIN_MESH_PRESENCE = 0.5
-# The detector only has to find the face: the mesh is fitted on the full-resolution image. A
-# 320 px canvas finds every sample face down to ~96 px images at a third of the cost of 640.
-DETECTOR_SIDE = 320
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,7 @@ class FaceContext(ImageContext):
     faces: list[Face]
     face: Face | None
     mesh: Mesh | None
+    blendshapes: dict[str, float] | None
     right_eye: Eye | None
     left_eye: Eye | None
     pose: Pose | None
@@ -93,16 +92,17 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
     """Run every stage once on a decoded BGR image."""
     pixels = image.pixels
     grey = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
-    faces = detect_faces(pixels, min_score=options.confidence, max_side=DETECTOR_SIDE)
+    faces = find_faces(pixels, min_score=options.confidence)
     face = max(faces, key=_area) if faces else None
     mesh = face_mesh(pixels, face) if face is not None else None
     if mesh is not None and mesh.presence < MIN_MESH_PRESENCE:
         mesh = None
-    right_eye, left_eye = eyes(pixels, mesh) if mesh is not None else (None, None)
+    right_eye, left_eye = eyes(mesh) if mesh is not None else (None, None)
+    scores = blendshapes(mesh) if mesh is not None else None
     pose = reduced = aligned = None
     if mesh is not None and right_eye is not None and left_eye is not None:
         template = load_template()
-        pose = head_pose(mesh.points, template.points, template.weights)
+        pose = head_pose(mesh.points[: len(template.points)], template.points, template.weights)
         reduced = reduce_grey(grey, ALIGNED_IED / inter_eye_distance(right_eye, left_eye))
         aligned = align_face(pixels, reduced, mesh, right_eye, left_eye)
     return FaceContext(
@@ -112,6 +112,7 @@ def build_context(image: DecodedImage, file: str | None, options: FaceOptions) -
         faces=faces,
         face=face,
         mesh=mesh,
+        blendshapes=scores,
         right_eye=right_eye,
         left_eye=left_eye,
         pose=pose,

@@ -1,4 +1,5 @@
-"""The face engine: YuNet detection, the MediaPipe mesh and irises, the face measures."""
+"""The face engine: YuNet detection, MediaPipe FaceLandmarker v2 (mesh, irises, blendshapes),
+the face measures."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from bqat.decode import decode_image
 from bqat.engines.engine import Engine
 from bqat.engines.face.context import FaceContext, build_context
 from bqat.engines.face.detector import MODEL as DETECTOR_MODEL
-from bqat.engines.face.landmarks import IRIS_MODEL, MESH_MODEL
+from bqat.engines.face.landmarks import BLENDSHAPES_MODEL, LANDMARKER_MODEL, MESH_MODEL
 from bqat.engines.face.measures import FACE_MEASURES
 from bqat.engines.face.options import FaceOptions
 from bqat.ingest import IMAGE_EXTENSIONS
@@ -23,7 +24,7 @@ ENGINE = Engine(
     modality="face",
     measures=tuple(FACE_MEASURES),
     options=FaceOptions,
-    models=(DETECTOR_MODEL, MESH_MODEL, IRIS_MODEL),
+    models=(DETECTOR_MODEL, MESH_MODEL, LANDMARKER_MODEL, BLENDSHAPES_MODEL),
     extensions=IMAGE_EXTENSIONS,
     context=face_context,
 )

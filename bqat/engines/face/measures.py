@@ -24,11 +24,9 @@ from bqat.engines.face.topology import (
     FACE_SIDE_LEFT,
     FACE_SIDE_RIGHT,
     INNER_LIPS,
-    LEFT_EYE_CORNERS,
     LEFT_EYE_LIDS,
     MOUTH_CORNERS,
     NOSE_BRIDGE,
-    RIGHT_EYE_CORNERS,
     RIGHT_EYE_LIDS,
 )
 from bqat.measures import Linear, Measure, Sigmoid
@@ -41,9 +39,27 @@ from bqat.measures.image import (
 )
 
 ISO = "ISO/IEC 29794-5"
-EYE_CLOSED_BELOW = 0.15
-# Calibrated on the sample faces: neutral mouths 0.69-0.84, a broad smile 1.00.
-SMILE_ABOVE = 0.92
+# Expressions read MediaPipe's blendshape scores (0..1; "Left" is the subject's left). MediaPipe's
+# own reference outputs for the sample faces (shared/reference/face-landmarker-v2-outputs.json):
+# mouthSmile 0.78/0.82 on the broad smile and <= 0.11 on every other face, eyeBlink <= 0.17 on
+# every (open) eye. The thresholds sit at the middle of the scale, far from both.
+EYE_CLOSED_BELOW = 0.5  # eye_openness = 1 - eyeBlink
+SMILE_ABOVE = 0.5
+# The blendshapes that mark an expression; their largest score is the expression's intensity.
+# Left out: brow, eye-look, squint, pucker and lip-press/roll scores, which reach 0.3-0.5 on the
+# neutral sample faces (MediaPipe's reference: browInnerUp 0.40, mouthPucker 0.43).
+EXPRESSIONS = (
+    "mouthSmileLeft",
+    "mouthSmileRight",
+    "mouthFrownLeft",
+    "mouthFrownRight",
+    "mouthStretchLeft",
+    "mouthStretchRight",
+    "jawOpen",
+    "noseSneerLeft",
+    "noseSneerRight",
+    "cheekPuff",
+)
 GLASSES_ABOVE = 0.12
 DARK_AT_MOST = 25
 BRIGHT_AT_LEAST = 247
@@ -73,14 +89,6 @@ def _clamp(value: float, high: int) -> int:
 
 def _distance(points: np.ndarray, a: int, b: int) -> float:
     return float(np.linalg.norm(points[a, :2] - points[b, :2]))
-
-
-def eye_openness(
-    points: np.ndarray, corners: tuple[int, int], lids: tuple[tuple[int, int], ...]
-) -> float:
-    """Mean distance between four upper/lower lid pairs over the eye's corner distance (EAR)."""
-    opening = np.mean([_distance(points, upper, lower) for upper, lower in lids])
-    return float(opening / _distance(points, *corners))
 
 
 def _mean_lid_opening(points: np.ndarray) -> float:
@@ -132,9 +140,22 @@ def _entropy(values: np.ndarray) -> float:
 
 
 def face_sharpness(ctx: FaceContext) -> float:
-    """Variance of the Laplacian inside the face region of the aligned crop."""
-    laplacian = cv2.Laplacian(ctx.aligned.grey, cv2.CV_64F)
-    return float(laplacian[ctx.aligned.mask].var())
+    """Variance of the 3 x 3 Laplacian inside the face (mesh hull) of the reduced grey image.
+
+    The reduced image has IED min(64 px, the image's own): faces with more resolution are
+    area-reduced to IED 64, faces with less are read as they are, never enlarged or rotated, so
+    no interpolation blur enters. At IED < 64 px the value therefore says how sharp the face is
+    at its own resolution; how much resolution it has is iso_inter_eye_distance's to report.
+    """
+    grey, factor = ctx.reduced.grey, ctx.reduced.factor
+    points = ctx.mesh.points[:, :2] * factor - 0.5  # pixel-centre indices of the reduced image
+    low = np.maximum(np.floor(points.min(axis=0)).astype(int) - 1, 0)
+    high = np.minimum(np.ceil(points.max(axis=0)).astype(int) + 2, grey.shape[::-1])
+    window = grey[low[1] : high[1], low[0] : high[0]]
+    mask = np.zeros(window.shape, np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points - low).astype(np.int32)), 1)
+    laplacian = cv2.Laplacian(window, cv2.CV_64F)
+    return float(laplacian[mask.astype(bool)].var())
 
 
 def illumination_uniformity(ctx: FaceContext) -> float:
@@ -158,16 +179,42 @@ def natural_colour(ctx: FaceContext) -> float:
     return float(np.hypot(da, db))
 
 
+# EXIF orientation n: the transform taking the upright pixels back to the stored (encoded) ones,
+# the inverse of what decoding applied (bqat.decode._upright).
+_STORED = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: a[:, ::-1].swapaxes(0, 1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: a[::-1].swapaxes(0, 1),
+}
+
+
+def stored_grey(ctx: FaceContext) -> np.ndarray:
+    """The grey image as it was encoded, before EXIF orientation: JPEG's 8 x 8 block grid starts
+    at this image's top-left corner, not the upright image's."""
+    return _STORED.get(ctx.image.orientation, _STORED[1])(ctx.grey)
+
+
 def blockiness(grey: np.ndarray) -> float:
     """JPEG blockiness: mean step across the 8-pixel grid over the mean step elsewhere.
 
-    1 means no blocking; JPEG compression at low quality raises it.
+    1 means no blocking; JPEG compression at low quality raises it. `grey` must be the image as
+    encoded (`stored_grey`): the grid is the encoder's, counted from its top-left corner.
     """
     ratios = []
-    for image in (grey, grey.T):
-        steps = np.abs(np.diff(image.astype(np.int16), axis=1)).mean(axis=0)
-        if steps.size < 16:
+    for axis in (1, 0):  # steps between columns, then between rows
+        if grey.shape[axis] < 17:
             continue
+        if axis == 1:
+            step = cv2.absdiff(grey[:, 1:], grey[:, :-1])
+        else:
+            step = cv2.absdiff(grey[1:], grey[:-1])
+        # Mean step across each column (row) boundary; OpenCV's reduce avoids a transposed copy.
+        steps = cv2.reduce(step, 1 - axis, cv2.REDUCE_AVG, dtype=cv2.CV_64F).ravel()
         on_grid = steps[7::8]
         off_grid = np.delete(steps, np.s_[7::8])
         ratios.append((on_grid.mean() + 1.0) / (off_grid.mean() + 1.0))
@@ -189,8 +236,9 @@ def background_uniformity(ctx: FaceContext) -> float | None:
     background[round(points[CHIN, 1]) :, :] = 0
     if np.count_nonzero(background) < 0.05 * background.size:
         return None
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3) / 4.0
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3) / 4.0
+    # Sobel's weights sum to 4 and it differences pixels 2 apart: / 8 gives grey levels per pixel.
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3) / 8.0
     return float(np.hypot(gx, gy)[background.astype(bool)].mean())
 
 
@@ -247,15 +295,18 @@ def _face(
     )
 
 
-_openness_right = _with("mesh")(
-    lambda c: round(eye_openness(c.mesh.points, RIGHT_EYE_CORNERS, RIGHT_EYE_LIDS), 4)
+_openness_right = _with("blendshapes")(lambda c: round(1.0 - c.blendshapes["eyeBlinkRight"], 4))
+_openness_left = _with("blendshapes")(lambda c: round(1.0 - c.blendshapes["eyeBlinkLeft"], 4))
+_smile_score = _with("blendshapes")(
+    lambda c: round((c.blendshapes["mouthSmileLeft"] + c.blendshapes["mouthSmileRight"]) / 2, 4)
 )
-_openness_left = _with("mesh")(
-    lambda c: round(eye_openness(c.mesh.points, LEFT_EYE_CORNERS, LEFT_EYE_LIDS), 4)
-)
-_smile_score = _with("mesh", "ied")(
-    lambda c: round(_distance(c.mesh.points, *MOUTH_CORNERS) / c.ied, 4)
-)
+
+
+def expression_neutrality(ctx: FaceContext) -> float:
+    """1 - the largest score among the expression blendshapes (EXPRESSIONS)."""
+    return 1.0 - max(ctx.blendshapes[name] for name in EXPRESSIONS)
+
+
 _glasses_score = _with("aligned")(lambda c: round(glasses_score(c), 4))
 _mouth_opening = _with("mesh")(
     lambda c: round(
@@ -360,7 +411,7 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "smile",
         "boolean",
-        f"smile_score > {SMILE_ABOVE}: the mouth is wide for the eye distance.",
+        f"smile_score > {SMILE_ABOVE}: MediaPipe's mouthSmile blendshapes.",
         _above(_smile_score, SMILE_ABOVE),
     ),
     _face(
@@ -477,22 +528,22 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "eye_openness_right",
         "number",
-        "Subject's right eye: mean of four lid distances over the corner distance (EAR).",
+        "Subject's right eye: 1 - MediaPipe's eyeBlinkRight blendshape (1 open, 0 closed).",
         _openness_right,
         unit="ratio",
-        range=(0, None),
+        range=(0, 1),
         direction="higher_is_better",
-        example=0.32,
+        example=0.92,
     ),
     _face(
         "eye_openness_left",
         "number",
-        "Subject's left eye: mean of four lid distances over the corner distance (EAR).",
+        "Subject's left eye: 1 - MediaPipe's eyeBlinkLeft blendshape (1 open, 0 closed).",
         _openness_left,
         unit="ratio",
-        range=(0, None),
+        range=(0, 1),
         direction="higher_is_better",
-        example=0.32,
+        example=0.92,
     ),
     _face(
         "mouth_opening",
@@ -507,11 +558,11 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "smile_score",
         "number",
-        "Mouth width (corner to corner) over the inter-pupillary distance.",
+        "Mean of MediaPipe's mouthSmileLeft and mouthSmileRight blendshapes (0 none, 1 broad).",
         _smile_score,
-        unit="ratio",
-        range=(0, None),
-        example=0.78,
+        unit="score",
+        range=(0, 1),
+        example=0.05,
     ),
     _face(
         "glasses_score",
@@ -646,6 +697,20 @@ FACE_MEASURES: list[Measure] = [
         example=0.17,
     ),
     _face(
+        "iso_expression_neutrality",
+        "number",
+        "1 - the largest of MediaPipe's expression blendshapes (smile, frown, stretch, jaw open, "
+        "sneer, cheek puff); 1 is neutral. Raw value and component ours (OFIQ classifies with "
+        "emotion networks): component 100 x raw.",
+        _with("blendshapes")(lambda c: round(expression_neutrality(c), 4)),
+        unit="score",
+        range=(0, 1),
+        direction="higher_is_better",
+        clause=ISO + " expression neutrality",
+        component=Linear(scale=100),
+        example=0.95,
+    ),
+    _face(
         "iso_luminance_mean",
         "number",
         "Mean luminance of the face region (aligned crop), 0..1; best near 0.5. Component ours.",
@@ -708,9 +773,9 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "iso_sharpness",
         "number",
-        "Variance of the Laplacian in the face region of the aligned crop (IED 64 px). "
-        "Component ours.",
-        _with("aligned")(lambda c: round(face_sharpness(c), 3)),
+        "Variance of the Laplacian in the face region, at IED 64 px (faces with a smaller IED "
+        "at their own resolution: blur, not resolution). Component ours.",
+        _with("mesh", "reduced")(lambda c: round(face_sharpness(c), 3)),
         range=(0, None),
         direction="higher_is_better",
         clause=ISO + " sharpness",
@@ -755,9 +820,9 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "iso_compression_artifacts",
         "number",
-        "JPEG blockiness of the whole image: mean step across the 8-px grid over the mean "
-        "step elsewhere (1 = none). Component ours.",
-        lambda c: round(blockiness(c.grey), 4),
+        "JPEG blockiness of the whole image as encoded (before EXIF orientation): mean step "
+        "across the 8-px grid over the mean step elsewhere (1 = none). Component ours.",
+        lambda c: round(blockiness(stored_grey(c)), 4),
         unit="ratio",
         range=(0, None),
         direction="lower_is_better",
@@ -768,7 +833,10 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "iso_background_uniformity",
         "number",
-        "Mean gradient magnitude of the background beside and above the head, at IED <= 64 px.",
+        "Mean gradient magnitude (grey levels per pixel) of the background beside and above "
+        "the head, at IED <= 64 px. Raw value and component ours (OFIQ's mapping expects its "
+        "own raw scale): 100 (1 - sigmoid((x - 5) / 1.25)): a plain wall (about 1.2) scores "
+        "about 95, a busy street (4-5) 50-70, foliage and hair (9) 4.",
         _with("mesh", "reduced")(
             lambda c: None if (v := background_uniformity(c)) is None else round(v, 4)
         ),
@@ -776,8 +844,8 @@ FACE_MEASURES: list[Measure] = [
         range=(0, None),
         direction="lower_is_better",
         clause=ISO + " background uniformity",
-        component=Sigmoid(x0=10, w=100, h=190, a=1, s=-1),
-        example=2.7,
+        component=Sigmoid(x0=5, w=1.25, a=1, s=-1),
+        example=1.5,
     ),
     phash_measure("face"),
 ]

@@ -47,7 +47,8 @@ def build_template(meshes: list[np.ndarray]) -> Template:
     """Average of the meshes in the frontal frame, made exactly mirror-symmetric."""
     normalised = []
     for mesh in meshes:
-        frame = frontal_frame(np.asarray(mesh, np.float64))
+        # The 468 canonical points (a v2 mesh also carries 10 iris points after them).
+        frame = frontal_frame(np.asarray(mesh, np.float64)[:468])
         normalised.append(frame / np.linalg.norm(frame[EYE_OUTER[1]] - frame[EYE_OUTER[0]]))
     mean = np.mean(normalised, axis=0)
     partners = mirror_partners(mean)

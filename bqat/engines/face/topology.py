@@ -16,3 +16,5 @@ CHIN = 152
 CHIN_POINTS = (152, 148, 377)
 FACE_SIDE_LEFT = (127, 234, 93)  # image-left contour at ear level
 FACE_SIDE_RIGHT = (356, 454, 323)
+RIGHT_IRIS = 468  # FaceLandmarker v2: the subject's right iris centre, then 4 edge points
+LEFT_IRIS = 473

@@ -110,7 +110,9 @@ def test_mirroring_negates_yaw_and_roll_and_swaps_the_eyes(face_images, records)
         width = image.shape[1]
         assert after["yaw_degree"] == pytest.approx(-before["yaw_degree"], abs=3), name
         assert after["roll_degree"] == pytest.approx(-before["roll_degree"], abs=3), name
-        tolerance = max(3.0, 0.02 * before["ipd"])
+        # FaceLandmarker v2 places an iris centre within 2.2 % of the IED of the dedicated iris
+        # model (landmarks.py), so a mirrored pair may differ by up to twice half of that.
+        tolerance = max(3.0, 0.025 * before["ipd"])
         assert abs(after["pupil_right_x"] - (width - 1 - before["pupil_left_x"])) <= tolerance, name
         assert abs(after["pupil_left_x"] - (width - 1 - before["pupil_right_x"])) <= tolerance, name
         assert abs(after["pupil_right_y"] - before["pupil_left_y"]) <= tolerance, name
@@ -219,8 +221,9 @@ def test_unknown_options_are_refused():
 
 
 def test_modalities_without_an_engine_are_refused_naming_the_available_ones():
+    # Every modality of the design now has an engine package: an unknown one stands for them.
     with pytest.raises(ConfigError, match="available: face"):
-        bqat.assess(np.zeros((8, 8), np.uint8), "iris")
+        bqat.assess(np.zeros((8, 8), np.uint8), "retina")
 
 
 def test_with_two_faces_the_record_describes_the_larger_one(face_images, records):

@@ -1,5 +1,5 @@
-"""MediaPipe face mesh and iris: the crop geometry and its pixel convention, plausibility on the
-sample faces, and equivariance under rotation, mirroring and scaling."""
+"""MediaPipe FaceLandmarker v2 (mesh and irises): the crop geometry and its pixel convention,
+plausibility on the sample faces, and equivariance under rotation, mirroring and scaling."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def landmarks_of(image: np.ndarray) -> tuple[Face, Mesh, tuple[Eye, Eye]]:
     faces = detect_faces(image)
     assert len(faces) == 1
     mesh = face_mesh(image, faces[0])
-    return faces[0], mesh, eyes(image, mesh)
+    return faces[0], mesh, eyes(mesh)
 
 
 def eye_distance(pair: tuple[Eye, Eye]) -> float:
@@ -92,7 +92,8 @@ def test_depth_is_scaled_like_the_crop_pixels():
 
 def test_the_mesh_finds_a_face_inside_the_detector_box(face_image):
     face, mesh, _ = landmarks_of(face_image)
-    assert mesh.points.shape == (468, 3)
+    assert mesh.points.shape == (478, 3)
+    assert 1 <= mesh.passes <= landmarks.MAX_SEARCH_PASSES
     assert mesh.presence > 0.9
     left, top, right, bottom = face.box
     centre = np.array([left + right, top + bottom]) / 2.0
@@ -117,12 +118,11 @@ def test_each_iris_lies_inside_its_eye_with_a_plausible_radius(face_image):
         centre = (float(eye.centre[0]), float(eye.centre[1]))
         assert cv2.pointPolygonTest(polygon, centre, False) > 0
         assert 0.05 * distance < eye.radius < 0.2 * distance
-        assert eye.contour.shape == (71, 2)
 
 
 def test_results_are_frozen_and_read_only(face_images):
     _, mesh, (right, _) = landmarks_of(face_images["271207560_1"])
-    for array in (mesh.points, right.centre, right.contour):
+    for array in (mesh.points, right.centre):
         with pytest.raises(ValueError, match="read-only"):
             array[0] = 0.0
     with pytest.raises(AttributeError):
@@ -147,7 +147,9 @@ def test_mirroring_the_image_mirrors_the_irises_and_swaps_the_eyes(face_image):
     _, _, (right, left) = landmarks_of(face_image)
     flipped, move = mirror(face_image)
     _, _, (seen_right, seen_left) = landmarks_of(flipped)
-    tolerance = max(3.0, 0.02 * eye_distance((right, left)))
+    # FaceLandmarker v2's iris centres are mirror-consistent to 1-2.8 % of the eye distance on
+    # the samples (the dedicated iris model, which mirrors its crop, was exact to 2 %).
+    tolerance = max(3.0, 0.03 * eye_distance((right, left)))
     assert np.linalg.norm(seen_right.centre - move(left.centre[None])[0]) < tolerance
     assert np.linalg.norm(seen_left.centre - move(right.centre[None])[0]) < tolerance
 
@@ -176,7 +178,33 @@ def test_mesh_output_of_the_wrong_size_is_a_model_error(face_images, monkeypatch
     image = face_images["271207560_1"]
     face = detect_faces(image)[0]
     monkeypatch.setattr(
-        landmarks, "run_model", lambda name, feeds, outputs: [np.zeros((1, 1404 - 3)), np.zeros(1)]
+        landmarks, "run_model", lambda name, feeds, outputs: [np.zeros((1, 1404 - 3))]
     )
     with pytest.raises(ModelError, match="conv2d_21 has shape"):
         face_mesh(image, face)
+
+
+def test_landmarker_output_of_the_wrong_size_is_a_model_error(face_images, monkeypatch):
+    image = face_images["271207560_1"]
+    face = detect_faces(image)[0]
+    real = landmarks.run_model
+
+    def short(name, feeds, outputs):
+        if name == landmarks.LANDMARKER_MODEL:
+            return [np.zeros((1, 1434 - 3)), np.zeros(1)]
+        return real(name, feeds, outputs)
+
+    monkeypatch.setattr(landmarks, "run_model", short)
+    with pytest.raises(ModelError, match="Identity has shape"):
+        face_mesh(image, face)
+
+
+def test_the_crop_search_stops_once_a_pass_moves_it_less_than_the_tolerance():
+    still = Roi((100.0, 100.0), 200.0, 0.1)
+    assert landmarks._settled(still, Roi((101.0, 100.0), 201.0, 0.1 + math.radians(0.5)))
+    assert not landmarks._settled(still, Roi((100.0, 100.0), 200.0, 0.1 + math.radians(1.5)))
+    assert not landmarks._settled(still, Roi((105.0, 100.0), 200.0, 0.1))
+    assert not landmarks._settled(still, Roi((100.0, 100.0), 205.0, 0.1))
+    # A turn across +-pi is a small turn, not a full one.
+    across = Roi((0.0, 0.0), 10.0, -math.pi)
+    assert landmarks._settled(Roi((0.0, 0.0), 10.0, math.pi - 0.001), across)

@@ -95,3 +95,17 @@ def test_the_frontal_frame_levels_the_eyes_and_faces_the_eye_mouth_plane_to_the_
     assert eyes[1][0] > eyes[0][0]
     assert mouth.mean(axis=0)[1] > 0
     assert np.allclose(frame / 90.0, frontal_frame(head))
+
+
+@pytest.mark.parametrize("theta", [-15.0, 15.0, 40.0])
+def test_the_fit_adds_an_image_rotation_to_roll_exactly_for_a_turned_head(theta):
+    """The fit and the template are equivariant: points turned by theta in the image plane give
+    roll + theta and the same yaw and pitch, here at yaw 39 degrees. (The 12.5-degree roll and
+    7-degree pitch errors reported for such a face came from the mesh crop; see landmarks.py.)"""
+    template = synthetic_head()
+    observed = 120.0 * template @ rotation_from_angles(39, 8, 5).T
+    turn = rotation_from_angles(0, 0, theta)
+    before = head_pose(observed, template, np.ones(468))
+    after = head_pose(observed @ turn.T + (40.0, -7.0, 0.0), template, np.ones(468))
+    assert after.roll - before.roll == pytest.approx(theta, abs=1e-9)
+    assert (after.yaw, after.pitch) == pytest.approx((before.yaw, before.pitch), abs=1e-9)

@@ -1,0 +1,169 @@
+"""The DuckLake under the store: extensions from their PyPI packages, the catalog, transactions.
+
+DuckLake keeps Parquet data files and a catalog of snapshots in a SQL database: a SQLite file
+(one machine, several processes) or PostgreSQL (several machines). Every process opens one
+in-memory DuckDB with the lake attached; each thread works on its own cursor.
+
+The extensions are DuckDB's signed binaries shipped by the `duckdb-extension-*` packages, loaded
+from their files: DuckDB checks each signature, nothing is ever downloaded, and unsigned
+extensions stay refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from bqat.exceptions import ConfigError
+
+_ATTEMPTS = 60
+# Lost races: a busy or conflicting commit, a catalog or table another process made first.
+_RETRIED = (
+    "database is locked",
+    "busy",
+    "conflict",
+    "could not serialize",
+    "deadlock",
+    "duplicate key",
+    "already exists",
+)
+_INSTANCE: dict[str, object] = {}  # this process's DuckDB: pid, connection, loaded, lakes
+_CONNECTING = threading.Lock()
+_ALIASES = itertools.count()
+T = TypeVar("T")
+
+
+def extension(name: str) -> str:
+    """The file of DuckDB extension `name` for this DuckDB, in package `duckdb_extension_<name>`."""
+    package = f"duckdb_extension_{name}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"the DuckDB extension {name} is not installed (package {package})")
+    folder = Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
+    if not (folder / f"{name}.duckdb_extension").is_file():
+        raise ConfigError(
+            f"{package} holds no {name} extension for DuckDB {duckdb.__version__}: install the "
+            "versions pinned in requirements.lock"
+        )
+    return str(folder / f"{name}.duckdb_extension")
+
+
+def catalog_uri(catalog: str) -> tuple[str, str]:
+    """The DuckLake URI of a catalog setting and the scanner extension it needs.
+
+    `postgres:<libpq connection string>` is a PostgreSQL catalog; anything else is the path of
+    a SQLite file.
+    """
+    if catalog.startswith(("postgres:", "postgresql:")):
+        return "ducklake:postgres:" + catalog.split(":", 1)[1], "postgres_scanner"
+    return f"ducklake:sqlite:{catalog}", "sqlite_scanner"
+
+
+def attach(catalog: str, data: str) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """This process's DuckDB and the name under which the lake of `catalog` is attached.
+
+    One DuckDB per process (a new one after fork): loading an extension checks its signature,
+    which takes a while, so it happens once. One lake at a time is attached (a process uses
+    one store; tests use many, one after the other).
+    """
+    with _CONNECTING:
+        if _INSTANCE.get("pid") != os.getpid():
+            config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+            con = duckdb.connect(config=config)
+            con.execute("SET TimeZone = 'UTC'")
+            _INSTANCE.update(pid=os.getpid(), connection=con, loaded=set(), lakes={})
+        con = _INSTANCE["connection"]
+        lakes: dict[tuple[str, str], str] = _INSTANCE["lakes"]
+        if (catalog, data) not in lakes:
+            uri, scanner = catalog_uri(catalog)
+            if scanner == "sqlite_scanner" and not Path(catalog).exists():
+                _new_sqlite(Path(catalog))
+            for name in (scanner, "ducklake", *(["httpfs"] if data.startswith("s3://") else [])):
+                if name not in _INSTANCE["loaded"]:
+                    con.execute(f"LOAD {_literal(extension(name))}")
+                    if name == "ducklake":  # it retries a commit that lost a race: short waits
+                        con.execute("SET ducklake_retry_wait_ms = 10")
+                    _INSTANCE["loaded"].add(name)
+            # Every query starts a transaction in each attached lake: keep one attached.
+            for attached in lakes.values():
+                with contextlib.suppress(duckdb.Error):
+                    con.execute(f"DETACH {attached}")
+            lakes.clear()
+            alias = f"lake{next(_ALIASES)}"
+            # Two processes may create a new catalog at once: the loser retries, finds it made.
+            sql = f"ATTACH {_literal(uri)} AS {alias} (DATA_PATH {_literal(data)})"
+            retry(lambda: con.execute(sql))
+            lakes[(catalog, data)] = alias
+        return con, lakes[(catalog, data)]
+
+
+def _new_sqlite(path: Path) -> None:
+    """An empty SQLite catalog in WAL mode (kept by the file): readers never block a commit."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+
+
+def scrub(catalog: str) -> None:
+    """Rewrite a SQLite catalog without the bytes of its deleted rows (free pages, the WAL).
+
+    A PostgreSQL catalog keeps dead rows until its own VACUUM: schedule one on that server.
+    """
+    if catalog_uri(catalog)[1] != "sqlite_scanner":
+        return
+    with contextlib.closing(sqlite3.connect(catalog, timeout=30)) as db:
+        db.execute("PRAGMA secure_delete = ON")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def retry(work: Callable[[], T]) -> T:
+    """`work()`, again after a pause when the catalog was busy or a concurrent commit won."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return work()
+        except duckdb.Error as error:
+            message = str(error).lower()
+            retried = isinstance(error, duckdb.TransactionException) or any(
+                word in message for word in _RETRIED
+            )
+            if not retried or attempt == _ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.5, 0.005 * 1.5**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def transaction(
+    con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]
+) -> T:
+    """`work(cursor)` in one transaction: it commits as one snapshot, or retries from scratch."""
+
+    def attempt() -> T:
+        cursor = con.cursor()
+        try:
+            cursor.execute("BEGIN")
+            result = work(cursor)
+            cursor.execute("COMMIT")
+            return result
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # a failed commit ended it already
+                cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    return retry(attempt)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

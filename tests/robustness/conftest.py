@@ -1,0 +1,35 @@
+"""The hostile-input suite runs the API under Litestar's test client, against the session's
+temporary Prefect server, and the scan flow directly (no worker: a run the API creates stays
+queued until the test cancels it)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _prefect(prefect_server: None) -> None:
+    """Tasks are flow runs, and scans are flows: every test here needs the server."""
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, samples: Path, set_env) -> Path:
+    root = tmp_path / "data"
+    (root / "faces").mkdir(parents=True)
+    for path in sorted((samples / "face").glob("*.jpg"))[:3]:
+        shutil.copy(path, root / "faces" / path.name)
+    set_env(BQAT_DATA_ROOT=str(root))
+    return root
+
+
+@pytest.fixture
+def client(data_root: Path) -> Iterator[TestClient]:
+    from api.app import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
