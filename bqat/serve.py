@@ -289,6 +289,8 @@ def serve() -> int:
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
     private.chmod(0o700)
     auth = prefect_auth(settings)
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python keeps that.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     running: list[tuple[Service, subprocess.Popen[bytes]]] = []
     try:

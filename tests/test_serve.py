@@ -165,7 +165,14 @@ def served(tmp_path_factory: pytest.TempPathFactory, samples: Path, free_port):
     env.pop("PREFECT_API_URL", None)
     bqat = Path(sys.executable).parent / "bqat"
     process = subprocess.Popen(
-        [str(bqat), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(bqat), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # As a shell starts a background job: SIGINT ignored. Ctrl-C (test_ctrl_c_stops_all)
+        # must still stop everything.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: list[str] = []
     try:
