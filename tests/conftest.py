@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,54 @@ def isolated_settings(
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+GIL_CALLS = 100  # upper bound on worker calls; with the GIL released the main thread stops it early
+
+
+def _main_thread_ran_during(work: Callable[[], object]) -> bool:
+    """True when the main thread ran Python code while `work` was being called in a loop."""
+    started, finished, stop = threading.Event(), threading.Event(), threading.Event()
+
+    def worker() -> None:
+        started.set()
+        for _ in range(GIL_CALLS):
+            if stop.is_set():
+                break
+            work()
+        finished.set()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    started.wait()
+    ran_during = not finished.is_set()
+    stop.set()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    return ran_during
+
+
+@pytest.fixture
+def main_thread_ran_during() -> Iterator[Callable[[Callable[[], object]], bool]]:
+    """Whether a native call releases the GIL: with forced switching off for the test, the main
+    thread can run Python while a worker thread calls `work` only if the call released it."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        yield _main_thread_ran_during
+    finally:
+        sys.setswitchinterval(previous)
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, samples: Path, set_env) -> Path:
+    """BQAT_DATA_ROOT holding `faces/` with three sample faces (the API and robustness tests)."""
+    root = tmp_path / "data"
+    (root / "faces").mkdir(parents=True)
+    for path in sorted((samples / "face").glob("*.jpg"))[:3]:
+        shutil.copy(path, root / "faces" / path.name)
+    set_env(BQAT_DATA_ROOT=str(root))
+    return root
 
 
 @pytest.fixture

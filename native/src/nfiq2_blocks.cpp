@@ -146,7 +146,7 @@ void row_gradient(const std::uint8_t* in, std::ptrdiff_t step, int n, double* ou
     out[n - 1] = static_cast<double>(in[(n - 1) * step]) - in[(n - 2) * step];
 }
 
-double block_orientation(const Grey& image, int top, int left) {
+GradientMoments gradient_moments(const Grey& image, int top, int left) {
     double fx[kBlock], fy[kBlock * kBlock];
     // fy: down each column; fx: along each row.
     for (int x = 0; x < kBlock; ++x) {
@@ -154,6 +154,7 @@ double block_orientation(const Grey& image, int top, int left) {
         row_gradient(image.row(top) + left + x, image.width, kBlock, column);
         for (int y = 0; y < kBlock; ++y) fy[y * kBlock + x] = column[y];
     }
+    // NIST sums column by column (k over x, l over y); the order only moves the last bits.
     double a = 0, b = 0, c = 0;
     for (int y = 0; y < kBlock; ++y) {
         row_gradient(image.row(top + y) + left, 1, kBlock, fx);
@@ -165,9 +166,11 @@ double block_orientation(const Grey& image, int top, int left) {
         }
     }
     constexpr double n = kBlock * kBlock;
-    a /= n;
-    b /= n;
-    c /= n;
+    return {a / n, b / n, c / n};
+}
+
+double block_orientation(const Grey& image, int top, int left) {
+    const auto [a, b, c] = gradient_moments(image, top, left);
     const double d = a - b;
     const double denom = (c * c + d * d) + std::numeric_limits<double>::epsilon();
     return std::atan2(c / denom, d / denom) / 2;

@@ -16,27 +16,7 @@ constexpr double kOclLimits[9] = {0.337, 0.479, 0.579, 0.655, 0.716, 0.766, 0.81
 }  // namespace
 
 double ocl_block(const Grey& image, int top, int left) {
-    double gx[kBlock], gy[kBlock * kBlock];
-    for (int x = 0; x < kBlock; ++x) {
-        double column[kBlock];
-        row_gradient(image.row(top) + left + x, image.width, kBlock, column);
-        for (int y = 0; y < kBlock; ++y) gy[y * kBlock + x] = column[y];
-    }
-    // NIST sums column by column (k over x, l over y); the order only moves the last bits.
-    double a = 0, b = 0, c = 0;
-    for (int y = 0; y < kBlock; ++y) {
-        row_gradient(image.row(top + y) + left, 1, kBlock, gx);
-        for (int x = 0; x < kBlock; ++x) {
-            const double v = gy[y * kBlock + x];
-            a += gx[x] * gx[x];
-            b += v * v;
-            c += gx[x] * v;
-        }
-    }
-    constexpr double n = kBlock * kBlock;
-    a /= n;
-    b /= n;
-    c /= n;
+    const auto [a, b, c] = gradient_moments(image, top, left);
     const double root = std::sqrt(std::pow(a - b, 2) + 4 * std::pow(c, 2));
     const double eig_max = ((a + b) + root) / 2.0, eig_min = ((a + b) - root) / 2.0;
     if (eig_max == 0) return -1.0;

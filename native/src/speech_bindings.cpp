@@ -30,6 +30,11 @@ bqat::SignalView signal_view(const py::array& a, const char* what) {
     return v;
 }
 
+// NaN (not measurable: silence, too short) as None.
+py::object nullable(double value) {
+    return std::isnan(value) ? py::object(py::none()) : py::object(py::float_(value));
+}
+
 py::dict active_speech_level_py(const py::array& signal, double sample_rate) {
     const auto view = signal_view(signal, "active_speech_level");
     bqat::ActiveLevel r;
@@ -38,7 +43,7 @@ py::dict active_speech_level_py(const py::array& signal, double sample_rate) {
         r = bqat::active_speech_level(view, sample_rate);
     }
     py::dict d;
-    d["level_db"] = std::isnan(r.level_db) ? py::object(py::none()) : py::float_(r.level_db);
+    d["level_db"] = nullable(r.level_db);
     d["activity"] = r.activity;
     d["long_term_db"] = r.long_term_db;
     d["counts"] = py::cast(std::vector<std::int64_t>(r.counts.begin(), r.counts.end()));
@@ -53,7 +58,7 @@ py::dict loudness_py(const py::array& signal, double sample_rate) {
         r = bqat::loudness(view, sample_rate);
     }
     py::dict d;
-    d["lufs"] = std::isnan(r.lufs) ? py::object(py::none()) : py::float_(r.lufs);
+    d["lufs"] = nullable(r.lufs);
     d["blocks"] = r.blocks;
     d["gated_blocks"] = r.gated_blocks;
     return d;
@@ -92,9 +97,8 @@ py::dict wada_statistics_py(const py::array& signal, double floor) {
     }
     py::dict d;
     d["peak"] = s.peak;
-    d["mean_abs"] = std::isnan(s.mean_abs) ? py::object(py::none()) : py::float_(s.mean_abs);
-    d["mean_log_abs"] =
-        std::isnan(s.mean_log_abs) ? py::object(py::none()) : py::float_(s.mean_log_abs);
+    d["mean_abs"] = nullable(s.mean_abs);
+    d["mean_log_abs"] = nullable(s.mean_log_abs);
     return d;
 }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,16 +12,6 @@ from litestar.testing import TestClient
 @pytest.fixture(scope="session", autouse=True)
 def _prefect(prefect_server: None) -> None:
     """Every API test needs it: tasks are its flow runs."""
-
-
-@pytest.fixture
-def data_root(tmp_path: Path, samples: Path, set_env) -> Path:
-    root = tmp_path / "data"
-    (root / "faces").mkdir(parents=True)
-    for path in sorted((samples / "face").glob("*.jpg"))[:3]:
-        shutil.copy(path, root / "faces" / path.name)
-    set_env(BQAT_DATA_ROOT=str(root))
-    return root
 
 
 @pytest.fixture

@@ -31,8 +31,14 @@ constexpr int kOffset = 2;  // border of the 36 x 36 window that holds a 32 x 16
 // exceeds 0.1; one byte per pixel (1 = foreground).
 std::vector<std::uint8_t> segmentation_mask(const Grey& image);
 
-// covcoef with centred differences (one-sided at the block edges) and ridgeorient:
-// atan2(c, a - b) / 2 with a = mean fx^2, b = mean fy^2, c = mean fx fy, as NIST writes it.
+// covcoef of the 32 x 32 block at (top, left), centred differences (one-sided at the block
+// edges): a = mean fx^2, b = mean fy^2, c = mean fx fy. OCL and the orientation both read it.
+struct GradientMoments {
+    double a, b, c;
+};
+GradientMoments gradient_moments(const Grey& image, int top, int left);
+
+// ridgeorient: atan2(c, a - b) / 2 of the block's gradient moments, as NIST writes it.
 double block_orientation(const Grey& image, int top, int left);
 
 // getRotatedBlock: a 36 x 36 window, rotated by `angle` (radians, anticlockwise as

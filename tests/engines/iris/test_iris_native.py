@@ -9,8 +9,6 @@ against the Fourier coefficients of the ellipse's polar equation.
 from __future__ import annotations
 
 import math
-import sys
-import threading
 
 import numpy as np
 import pytest
@@ -188,9 +186,9 @@ def test_iris_kernels_take_grey_uint8_only(kernel):
         getattr(_native, kernel)(np.zeros((40, 40), np.float32))
 
 
-def test_the_iris_kernels_release_the_gil():
-    """With forced switching off, the main thread runs while a worker thread is in the kernels
-    only if they release the GIL (the method of tests/native/test_native_gil.py)."""
+def test_the_iris_kernels_release_the_gil(main_thread_ran_during):
+    """The main thread runs while a worker thread is in the kernels only if they release the GIL
+    (the harness of tests/conftest.py)."""
     grey = draw_eye(seed=5).image
     calls = [
         lambda: _native.iris_assess(grey),
@@ -198,26 +196,5 @@ def test_the_iris_kernels_release_the_gil():
         lambda: _native.iris_measures(grey, (324.0, 244.0, 40.0), (320.0, 240.0, 110.0)),
         lambda: _native.iris_sharpness(grey),
     ]
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1000.0)
-    try:
-        for call in calls:
-            started, finished, stop = threading.Event(), threading.Event(), threading.Event()
-
-            def worker(call=call, started=started, finished=finished, stop=stop) -> None:
-                started.set()
-                for _ in range(200):
-                    if stop.is_set():
-                        break
-                    call()
-                finished.set()
-
-            thread = threading.Thread(target=worker, daemon=True)
-            thread.start()
-            started.wait()
-            ran_during = not finished.is_set()
-            stop.set()
-            thread.join(timeout=60)
-            assert ran_during
-    finally:
-        sys.setswitchinterval(previous)
+    for call in calls:
+        assert main_thread_ran_during(call)
