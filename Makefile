@@ -29,9 +29,11 @@ $(STAMP): pyproject.toml requirements.lock $(NATIVE_SOURCES)
 serve: $(STAMP)
 	$(BIN)/bqat serve
 
+# Two test processes, a whole file each (the `bqat serve` tests share one server, in file order):
+# most end-to-end tests wait on servers and workers, so two overlap well even on two cores.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

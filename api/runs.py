@@ -1,8 +1,9 @@
 """Flow runs as the API's tasks: start them from deployments, read their state, cancel them.
 
 A task id (`tid`) is the Prefect flow-run id. Progress comes from the small file the flow writes
-(bqat.progress). Polls are answered from memory: a running task is refreshed in the background
-at most every _FRESH_S, and final runs never change, so they are cached for good.
+(bqat.progress). A poll is answered from memory only while that answer is at most FRESH_S old
+(concurrent polls of one task share one read of Prefect), so a poll never trails the run by
+more than that; final runs never change, so they are cached for good.
 
 Admission (`Runs.admission`) is one critical section across every API process that shares
 BQAT_HOME: an exclusive lock on BQAT_HOME/locks/admission.lock, so "count the active runs, then
@@ -46,7 +47,7 @@ from flows.names import KIND
 
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 log = logging.getLogger("bqat.api")
-_FRESH_S = 0.5  # a running task's state is re-read from Prefect at most this often
+FRESH_S = 0.25  # the oldest answer a poll of a running task may get
 # A run PENDING this long was handed to a worker whose process never started it (it died, or
 # the machine went away); a run CANCELLING this long has nobody left to confirm the cancel.
 # Either would hold a BQAT_MAX_CONCURRENT_SCANS slot and be polled forever: the API ends it.
@@ -85,7 +86,7 @@ class Runs:
         self._deployments = deployments  # flow name -> deployment id
         self._flow_names: dict[str, str] = {}  # flow id -> flow name
         self._cache: dict[str, tuple[float, Task]] = {}
-        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        self._reading: dict[str, asyncio.Task[Task]] = {}
         self._admitting = asyncio.Lock()  # one waiter per process on the file lock
 
     @asynccontextmanager
@@ -113,26 +114,27 @@ class Runs:
         return str(run.id)
 
     async def task(self, tid: str) -> Task:
-        """The task, from the cache when it has it (stale-while-revalidate).
+        """The task as Prefect and the progress file have it at most FRESH_S ago.
 
-        A cached task older than _FRESH_S is answered at once while one background read
-        refreshes it, so a slow or busy Prefect server never delays a poll; only the first
-        poll of a task waits for Prefect.
+        Polls arriving while a read is under way wait for that read instead of starting their
+        own. If Prefect cannot answer, the last answer is served (logged) rather than an error,
+        so a busy server delays a poll but never fails it once the task has been seen.
         """
         cached = self._cache.get(tid)
-        if cached is None:
-            return await self._refresh(tid)
-        at, task = cached
-        stale = task.finished is None and time.monotonic() - at >= _FRESH_S
-        if stale and tid not in self._refreshing:
-            self._refreshing[tid] = asyncio.create_task(self._refresh_in_background(tid))
-        return task
-
-    async def _refresh_in_background(self, tid: str) -> None:
+        if cached is not None:
+            at, task = cached
+            if task.finished is not None or time.monotonic() - at < FRESH_S:
+                return task
+        reading = self._reading.get(tid)
+        if reading is None:
+            reading = self._reading[tid] = asyncio.create_task(self._refresh(tid))
         try:
-            await self._refresh(tid)
-        except Exception:  # the cached answer stays; the next poll tries again
-            log.warning("refreshing task %s from Prefect failed", tid, exc_info=True)
+            return await asyncio.shield(reading)
+        except Exception:
+            if cached is None:
+                raise
+            log.warning("reading task %s from Prefect failed", tid, exc_info=True)
+            return cached[1]
 
     async def _refresh(self, tid: str) -> Task:
         try:
@@ -140,7 +142,7 @@ class Runs:
             self._cache[tid] = (time.monotonic(), task)
             return task
         finally:
-            self._refreshing.pop(tid, None)
+            self._reading.pop(tid, None)
 
     async def tasks(self, limit: int, offset: int) -> list[Task]:
         runs = await self._client.read_flow_runs(
@@ -269,7 +271,7 @@ def _progress(task: Task) -> dict[str, Any]:
     """done/total/failed from the flow's progress file; eta from the rate so far."""
     progress = read_progress(task.tid)
     if progress is None:
-        return {"total": None, "done": 0, "failed": 0, "eta_s": None}
+        return {"total": None, "done": 0, "failed": 0, "eta_s": None, "step": None}
     eta = None
     if task.started and task.finished is None and 0 < progress.done < progress.total:
         elapsed = time.time() - datetime.fromisoformat(task.started).timestamp()
@@ -281,6 +283,7 @@ def _progress(task: Task) -> dict[str, Any]:
         "done": progress.done,
         "failed": progress.failed,
         "eta_s": eta,
+        "step": None if task.finished is not None else progress.step,
     }
 
 

@@ -43,6 +43,7 @@ class Progress:
     done: int
     failed: int
     eta_s: float | None
+    step: str | None = None  # assess, outliers or report while running; None when finished
 
 
 @dataclass

@@ -1,7 +1,10 @@
-"""Progress of a running task (done/total/failed), in a small JSON file any process can read.
+"""Progress of a running task (done/total/failed, and the step it is at), in a small JSON file
+any process can read.
 
-The scan flow writes it after each batch (atomically: temporary file, then rename); the API reads
-it for GET /task/{tid}/ without asking Prefect, which keeps that route fast under load.
+The scan flow writes it after each batch and at each step after the last one (outliers, report);
+the outliers and report flows write theirs over the dataset's rows. Writes are atomic (temporary
+file, then rename); the API reads it for GET /task/{tid}/ without asking Prefect, which keeps
+that route fast under load.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ class Progress:
     total: int
     done: int
     failed: int
+    step: str | None = None  # "assess", "outliers", "report"; None once the task is done
 
 
 def progress_path(task_id: str) -> Path:

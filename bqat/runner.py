@@ -7,6 +7,7 @@ into the orchestration built on top of it; this module imports the flows when on
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,13 @@ if TYPE_CHECKING:
     from bqat.scanning import ScanSummary
 
 SCAN_KEYS = ("pattern", "files", "batch_size", "progress_key")
+
+
+def _flow_server() -> AbstractContextManager[str]:
+    """The Prefect server this process's flow runs report to: see flows.connection."""
+    from flows.connection import flow_server
+
+    return flow_server()
 
 
 def scan(
@@ -27,9 +35,14 @@ def scan(
     from flows.scan import scan_dataset
 
     scan_keys = {key: options.pop(key) for key in SCAN_KEYS if key in options}
-    return scan_dataset(
-        source=str(source), modality=modality, dataset_id=dataset_id, options=options, **scan_keys
-    )
+    with _flow_server():
+        return scan_dataset(
+            source=str(source),
+            modality=modality,
+            dataset_id=dataset_id,
+            options=options,
+            **scan_keys,
+        )
 
 
 def detect_outliers(
@@ -38,21 +51,24 @@ def detect_outliers(
     """Run the `detect-outliers` flow; the stored detection as JSON."""
     from flows.outliers import detect_outliers as flow
 
-    return flow(dataset_id, detector, columns, contamination)
+    with _flow_server():
+        return flow(dataset_id, detector, columns, contamination)
 
 
 def compare_drift(dataset_id: str, reference: str, columns: list[str] | None) -> dict[str, Any]:
     """Run the `compare-drift` flow; the stored verdict as JSON."""
     from flows.drift import compare_drift as flow
 
-    return flow(dataset_id, reference, columns)
+    with _flow_server():
+        return flow(dataset_id, reference, columns)
 
 
 def build_report(dataset_id: str) -> Path:
     """Run the `build-report` flow; the path of the stored HTML report."""
     from flows.report import build_report as flow
 
-    return flow(dataset_id)
+    with _flow_server():
+        return flow(dataset_id)
 
 
 def schedule_audit(

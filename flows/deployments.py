@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,11 +31,11 @@ from prefect.workers.process import ProcessWorker
 from bqat.confinement import confine_folder
 from bqat.exceptions import ConfigError
 from bqat.measures import check_modality
-from bqat.serve import stored_prefect_auth
 from bqat.settings import get_settings
 from flows import names
 from flows.audit import audit_folder
 from flows.checks import AUDIT_NAME
+from flows.connection import prefect_api_url, prefect_auth_string
 
 WORK_POOL = "bqat"
 # PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives the worker: Prefect's minimum.
@@ -56,21 +55,6 @@ class ScheduledAudit:
     modality: str
     cron: str
     timezone: str
-
-
-def prefect_api_url() -> str:
-    """The Prefect API in use: the configured one, else the server `bqat serve` starts."""
-    return PREFECT_API_URL.value() or f"{get_settings().prefect_url}/api"
-
-
-def prefect_auth_string() -> str | None:
-    """The auth string for the CLI's Prefect client: PREFECT_API_AUTH_STRING, else the one
-    `bqat serve` was given (PREFECT_SERVER_API_AUTH_STRING) or generated into BQAT_HOME."""
-    return (
-        PREFECT_API_AUTH_STRING.value()
-        or os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
-        or stored_prefect_auth(get_settings())
-    )
 
 
 def base_job_template() -> dict[str, Any]:

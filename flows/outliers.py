@@ -5,8 +5,10 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from bqat.outliers import DEFAULT_CONTAMINATION, DEFAULT_DETECTOR, detect, write_outliers
+from bqat.progress import Progress, write_progress
+from bqat.store import Store
 from flows import names
-from flows.artifacts import publish_link
+from flows.artifacts import current_run_id, label_run, publish_link
 from flows.checks import check_datasets
 from flows.report import build_report
 
@@ -21,6 +23,9 @@ def detect_outliers(
 ) -> dict[str, object]:
     """Detect and store the outliers; with `report`, rebuild the report, which shows them."""
     check_datasets(dataset_id)
+    label_run(f"outliers {dataset_id} · {detector}", dataset_id=dataset_id)
+    rows = Store().dataset(dataset_id).rows
+    write_progress(current_run_id(), Progress(total=rows, done=0, failed=0, step="outliers"))
     result = detect(dataset_id, detector, columns, contamination)
     write_outliers(result)
     publish_link(
@@ -37,5 +42,7 @@ def detect_outliers(
         len(result.excluded),
     )
     if report:
+        write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0, step="report"))
         build_report(dataset_id)
+    write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0))
     return result.to_json()

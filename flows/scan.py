@@ -17,7 +17,6 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.context import get_run_context
 
 from bqat.assessment import check_models
 from bqat.ingest import Discovery, discover_all
@@ -26,7 +25,7 @@ from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
 from flows import names
-from flows.artifacts import artifact_key
+from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run, publish_link
 from flows.checks import check_scan
 from flows.outliers import detect_outliers
 from flows.report import build_report
@@ -61,11 +60,6 @@ def compact_store(dataset_id: str) -> bool:
     return Store().compact(dataset_id)
 
 
-def _task_id() -> str:
-    context = get_run_context()
-    return str(context.flow_run.id)
-
-
 @flow(name=names.SCAN, task_runner=ConfiguredTaskRunner())
 def scan_dataset(
     source: str,
@@ -89,7 +83,7 @@ def scan_dataset(
     options = dict(options or {})
     store = Store()
     store.create_dataset(dataset_id, modality)
-    keys = [_task_id(), *([progress_key] if progress_key else [])]
+    keys = [current_run_id(), *([progress_key] if progress_key else [])]
 
     found = discover_files(source, modality, pattern, files)
     store.add_source(dataset_id, Path(source).resolve())
@@ -97,11 +91,16 @@ def scan_dataset(
     if work.unreadable:
         store.append(dataset_id, errors=work.unreadable)
     total = len(found.samples) + len(found.skipped)
+    label_run(
+        f"scan {dataset_id} · {modality} · {total} files", dataset_id=dataset_id, modality=modality
+    )
     done = work.skipped + len(work.unreadable)
     failed = len(work.unreadable)
-    _report(keys, Progress(total=total, done=done, failed=failed))
+    _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
     artifact = create_progress_artifact(
-        progress=_percent(done, total), key=artifact_key("scan-progress", dataset_id)
+        progress=_percent(done, total),
+        key=artifact_key("scan-progress", dataset_id),
+        description=DESCRIPTIONS["scan-progress"],
     )
 
     batches = [work.work[i : i + batch_size] for i in range(0, len(work.work), batch_size)]
@@ -115,18 +114,21 @@ def scan_dataset(
         assessed += result.assessed
         failed += result.failed
         done += size
-        _report(keys, Progress(total=total, done=done, failed=failed))
+        _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
         update_progress_artifact(artifact, progress=_percent(done, total))
 
     compact_store(dataset_id)
     # So that GET /scan/{id}/outliers and /report answer as soon as the scan ends. Their failure
     # is logged, not raised: the rows are stored, and each can be run again on its own.
-    for state in (
-        detect_outliers(dataset_id, report=False, return_state=True),
-        build_report(dataset_id, return_state=True),
-    ):
+    _report(keys, Progress(total=total, done=done, failed=failed, step="outliers"))
+    outliers = detect_outliers(dataset_id, report=False, return_state=True)
+    _report(keys, Progress(total=total, done=done, failed=failed, step="report"))
+    report = build_report(dataset_id, return_state=True)
+    for state in (outliers, report):
         if state.is_failed() or state.is_crashed():
             logger.warning("after the scan of %s: %s", dataset_id, state.message)
+    if report.is_completed():  # the link on the scan run too, not only on the report's
+        publish_link("report", dataset_id, f"/scan/{dataset_id}/report", f"Report of {dataset_id}")
     summary = ScanSummary(
         dataset_id=dataset_id,
         discovered=total,
@@ -135,6 +137,7 @@ def scan_dataset(
         failed=failed,
     )
     _publish(store, summary)
+    _report(keys, Progress(total=total, done=done, failed=failed))
     logger.info("scan of %s into %s: %s", source, dataset_id, summary)
     return summary
 
@@ -158,11 +161,12 @@ def _publish(store: Store, summary: ScanSummary) -> None:
         create_table_artifact(
             table=table,
             key=artifact_key("scan-summary", summary.dataset_id),
-            description="Per-column summary of the stored rows",
+            description=DESCRIPTIONS["scan-summary"],
         )
     counts = (summary.discovered, summary.assessed, summary.skipped, summary.failed)
     create_markdown_artifact(
         key=artifact_key("scan-report", summary.dataset_id),
+        description=DESCRIPTIONS["scan-report"],
         markdown=(
             f"# Scan of dataset `{summary.dataset_id}`\n\n"
             "| discovered | assessed | skipped | failed |\n|---|---|---|---|\n"

@@ -214,3 +214,16 @@ def zipped():
         return buffer.getvalue()
 
     return make
+
+
+# The longest files start first, so that with `pytest -n 2 --dist loadfile` (make test) the other
+# process works through the rest meanwhile instead of one of them ending the run alone.
+LONGEST_FIRST = ("tests/test_serve.py", "tests/test_flow_server.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(Path(__file__).resolve().parents[1]).as_posix()
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: file order and test order within a file are kept

@@ -14,8 +14,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import httpx
 import pytest
 
 API_KEY = "key-of-the-tests"
+FILES_IN_THE_KILLED_SCAN = 1500
 PREFECT_USER, PREFECT_PASSWORD = "operator", "password-of-the-tests"
 
 
@@ -53,6 +57,21 @@ def wait_for_task(api: str, tid: str, timeout_s: float, headers: dict | None = N
         if task["finished"] is not None or time.monotonic() > deadline:
             return task
         time.sleep(1)
+
+
+def profile_files(api: str, dataset_id: str, headers: dict) -> list[str]:
+    """Every stored row's file, page by page (a file stored twice appears twice)."""
+    files: list[str] = []
+    while True:
+        page = httpx.get(
+            f"{api}/scan/{dataset_id}/profiles",
+            params={"order_by": "file", "limit": 1000, "offset": len(files)},
+            headers=headers,
+            timeout=30,
+        ).json()
+        files += [row["file"] for row in page["items"]]
+        if not page["items"] or len(files) >= page["total"]:
+            return files
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -269,6 +288,20 @@ def test_a_scheduled_audit_runs_on_the_worker_and_only_inside_the_data_roots(ser
         [*schedule, str(served.outside)], env=served.env, capture_output=True, text=True, timeout=60
     )
     assert refused.returncode == 2 and "outside the data roots" in refused.stderr, refused
+    with served.prefect_client() as client:  # Prefect's scheduler plans the coming 03:00 runs
+        deployment = client.get("/deployments/name/audit-folder/gate").json()["id"]
+        deadline = time.monotonic() + 60
+        while True:
+            planned = client.post(
+                "/flow_runs/filter",
+                json={"deployments": {"id": {"any_": [deployment]}}},
+            ).json()
+            if planned or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    assert planned, "the scheduler created no run of the scheduled audit"
+    assert {run["state"]["type"] for run in planned} == {"SCHEDULED"}
+    assert {run["expected_start_time"][11:16] for run in planned} == {"03:00"}, planned
 
     run = served.create_run("audit-folder/gate")
     assert run.status_code == 201, run.text
@@ -364,6 +397,113 @@ def test_a_run_cannot_make_the_worker_run_a_command_or_change_its_environment(se
     assert not marker.exists()
 
 
+@pytest.mark.timeout(300)
+def test_the_first_poll_after_a_run_ends_says_it_ended(served: Served):
+    """GET /task/{tid}/ trails the run by at most api.runs.FRESH_S, however often it is polled."""
+    from api.runs import FRESH_S
+
+    key = {"X-API-Key": API_KEY}
+    body = {"input": "gate", "modality": "face", "dataset_id": "fresh"}
+    tid = post_json(f"{served.api}/scan/", body, key)["tid"]
+    deadline = time.monotonic() + 180
+    with (
+        served.prefect_client() as prefect,
+        httpx.Client(base_url=served.api, headers=key, timeout=30) as api,
+    ):
+        while True:
+            assert api.get(f"/task/{tid}/").status_code == 200  # keeps the API's answer warm
+            state = prefect.get(f"/flow_runs/{tid}").json()["state"]
+            if state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+                break
+            assert time.monotonic() < deadline, state
+            time.sleep(0.05)
+        time.sleep(FRESH_S)
+        task = api.get(f"/task/{tid}/").json()
+    assert (task["state"], task["progress"]["done"], task["progress"]["total"]) == (
+        "COMPLETED",
+        2,
+        2,
+    ), task
+    assert task["finished"] is not None
+
+
+@pytest.mark.timeout(300)
+def test_the_cli_scans_on_the_running_server_instead_of_starting_one(served: Served):
+    """`bqat scan` while `bqat serve` runs: its flow run is on serve's server (in its UI), and no
+    temporary Prefect server is started for it."""
+    bqat = Path(sys.executable).parent / "bqat"
+    scanned = subprocess.run(
+        [bqat, "scan", str(served.folder), "--modality=face", "--dataset=from-cli", "--json"],
+        env=served.env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert scanned.returncode == 0, scanned.stdout + scanned.stderr
+    assert json.loads(scanned.stdout)["assessed"] == 2
+    assert "temporary server" not in scanned.stdout + scanned.stderr
+    with served.prefect_client() as client:
+        runs = client.post("/flow_runs/filter", json={}).json()
+    scans = [r for r in runs if r["name"] == "scan from-cli · face · 2 files"]
+    assert [r["state"]["type"] for r in scans] == ["COMPLETED"], runs
+
+
+@pytest.mark.timeout(300)
+def test_ten_simultaneous_scans_under_polling_admit_the_limit_and_all_complete(
+    served: Served, samples: Path
+):
+    """Ten POST /scan/ at once while every task is polled: exactly BQAT_MAX_CONCURRENT_SCANS (2)
+    admitted, the rest a 429 saying why, no poll fails, and every admitted scan completes."""
+    folder = served.data / "prints"
+    folder.mkdir()
+    prints = sorted((samples / "fingerprint").glob("*.bmp"))
+    for path in prints:
+        (folder / path.name).write_bytes(path.read_bytes())
+    key = {"X-API-Key": API_KEY}
+    start = threading.Barrier(10)
+
+    def post(i: int) -> httpx.Response:
+        body = {"input": "prints", "modality": "fingerprint", "dataset_id": f"wave-{i}"}
+        start.wait()
+        return httpx.post(f"{served.api}/scan/", json=body, headers=key, timeout=60)
+
+    with ThreadPoolExecutor(10) as pool:
+        responses = list(pool.map(post, range(10)))
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 2, 429: 8}, [r.text for r in responses]
+    assert all(
+        "BQAT_MAX_CONCURRENT_SCANS" in r.json()["detail"] for r in responses if r.status_code == 429
+    )
+    tids = [r.json()["tid"] for r in responses if r.status_code == 201]
+
+    failed_polls: list[str] = []
+    slowest = (0.0, "")
+    finals: dict[str, dict] = {}
+    deadline = time.monotonic() + 240
+    # A poll may wait while Prefect's SQLite database is busy, never fail.
+    with httpx.Client(base_url=served.api, headers=key, timeout=120) as client:
+        while len(finals) < len(tids) and time.monotonic() < deadline:
+            for path in ["/task/", "/datasets/", *[f"/task/{tid}/" for tid in tids]]:
+                started = time.monotonic()
+                polled = client.get(path)
+                slowest = max(slowest, (time.monotonic() - started, path))
+                if polled.status_code != 200:
+                    failed_polls.append(f"{path}: {polled.status_code} {polled.text}")
+                elif path.count("/") == 3 and polled.json()["finished"] is not None:
+                    finals[path] = polled.json()
+            time.sleep(0.2)
+    print(f"slowest poll: {slowest[0]:.2f} s ({slowest[1]})")
+    assert failed_polls == []
+    assert [task["state"] for task in finals.values()] == ["COMPLETED"] * 2, finals
+    assert all(task["progress"]["done"] == len(prints) for task in finals.values()), finals
+    for response in responses:
+        if response.status_code == 201:
+            page = httpx.get(
+                f"{served.api}/scan/{response.json()['dataset_id']}/profiles", headers=key
+            ).json()
+            assert page["total"] == len(prints)
+
+
 @pytest.mark.timeout(120)
 def test_ctrl_c_stops_all(served: Served):
     served.process.send_signal(signal.SIGINT)
@@ -376,16 +516,19 @@ def test_ctrl_c_stops_all(served: Served):
 
 
 @pytest.mark.timeout(600)
-def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
+def test_a_run_whose_worker_died_is_marked_crashed_and_a_rerun_stores_every_file_once(
     tmp_path: Path, samples: Path, free_port
 ):
-    """Also: the generated auth string (BQAT_HOME, 0600) reaches the worker and its flow runs,
-    the API key does not."""
+    """The worker and its flow run are SIGKILLed mid-scan: the run becomes CRASHED, serve starts
+    the worker again, and the same scan posted again stores every file exactly once. Also: the
+    generated auth string (BQAT_HOME, 0600) reaches the worker and its flow runs, the API key
+    does not."""
     folder = tmp_path / "data" / "many"
     folder.mkdir(parents=True)
-    sources = sorted((samples / "face").glob("*.jpg"))
-    for i in range(1500):
-        (folder / f"{i:05d}.jpg").write_bytes(sources[i % len(sources)].read_bytes())
+    sources = sorted((samples / "fingerprint").glob("*.bmp"))  # ~5 ms each: a short re-run
+    expected = [f"{i:05d}.bmp" for i in range(FILES_IN_THE_KILLED_SCAN)]
+    for i, name in enumerate(expected):
+        (folder / name).write_bytes(sources[i % len(sources)].read_bytes())
     api_port = free_port()
     env = {
         **os.environ,
@@ -417,7 +560,8 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
         auth = auth_file.read_text().strip()
         assert auth.startswith("bqat:") and len(auth) > 40
         api = f"http://127.0.0.1:{api_port}"
-        tid = post_json(f"{api}/scan/", {"input": "many", "modality": "face"}, key)["tid"]
+        scan = {"input": "many", "modality": "fingerprint", "dataset_id": "killed"}
+        tid = post_json(f"{api}/scan/", scan, key)["tid"]
         while True:
             request = urllib.request.Request(f"{api}/task/{tid}/", headers=key)
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -425,7 +569,7 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
             if task["progress"]["done"] > 0:
                 break
             assert task["finished"] is None, task
-            time.sleep(0.5)
+            time.sleep(0.2)
         workers = [
             pid
             for pid in descendants(process.pid)
@@ -446,6 +590,15 @@ def test_a_run_whose_worker_died_is_marked_crashed_and_the_worker_restarts(
         assert task["state"] == "CRASHED", task
         assert "heartbeat" in (task.get("error") or ""), task
         assert "worker exited with code -9; starting it again" in log.read_text()
+        stored_before = profile_files(api, "killed", key)
+        assert 0 < len(stored_before) < len(expected), "killed mid-scan"
+
+        rerun = post_json(f"{api}/scan/", scan, key)
+        task = wait_for_task(api, rerun["tid"], timeout_s=180, headers=key)
+        assert task["state"] == "COMPLETED", task
+        stored = profile_files(api, "killed", key)
+        assert sorted(stored) == expected, "every file exactly once"
+        assert httpx.get(f"{api}/scan/killed/errors", headers=key).json() == []
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
         assert process.returncode == 0, log.read_text()

@@ -9,7 +9,7 @@ import pytest
 
 import bqat
 from bqat.outliers import read_outliers
-from bqat.progress import read_progress
+from bqat.progress import Progress, read_progress
 from bqat.report_files import report_path
 from bqat.store import Store
 
@@ -62,7 +62,14 @@ def test_progress_is_readable_by_task_id(folder):
     latest = max((r for r in runs if "source" in r.parameters), key=lambda run: run.created)
     progress = read_progress(str(latest.id))
     assert summary.discovered == 3
-    assert progress is not None and (progress.total, progress.done, progress.failed) == (3, 3, 0)
+    assert progress == Progress(total=3, done=3, failed=0, step=None)
+    # The runs are named after what they did and tagged for the Prefect UI's filters; the steps
+    # after the scan have progress of their own, over the dataset's rows.
+    assert latest.name == f"scan {summary.dataset_id} · face · 3 files"
+    assert {"modality:face", f"dataset:{summary.dataset_id}"} <= set(latest.tags)
+    after = {r.name: r for r in runs if r.parent_task_run_id and r.created > latest.created}
+    for name in (f"outliers {summary.dataset_id} · ECOD", f"report {summary.dataset_id}"):
+        assert read_progress(str(after[name].id)) == Progress(total=3, done=3, failed=0), name
 
 
 def test_engine_options_are_validated_before_any_file_is_assessed(folder):

@@ -1,0 +1,81 @@
+"""Which Prefect server a flow run started from this process reports to.
+
+The configured one (PREFECT_API_URL) when there is one; else the server of a running `bqat serve`
+whose auth string this user can read, so that `bqat.scan` and the CLI's runs appear in its UI
+and no server has to start; else Prefect's temporary server, which Prefect starts once per
+process. That start can take well over Prefect's 20 s limit on a loaded machine, and a scan must
+not fail for it, so it is given STARTUP_TIMEOUT_S; its telemetry is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect.settings import (
+    PREFECT_API_AUTH_STRING,
+    PREFECT_API_URL,
+    PREFECT_SERVER_ANALYTICS_ENABLED,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    temporary_settings,
+)
+
+from bqat.serve import stored_prefect_auth
+from bqat.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT_S = 180
+_HEALTH_TIMEOUT_S = 1.0
+
+
+def prefect_api_url() -> str:
+    """The Prefect API in use: the configured one, else the server `bqat serve` starts."""
+    return PREFECT_API_URL.value() or f"{get_settings().prefect_url}/api"
+
+
+def prefect_auth_string() -> str | None:
+    """The auth string for this process's Prefect client: PREFECT_API_AUTH_STRING, else the one
+    `bqat serve` was given (PREFECT_SERVER_API_AUTH_STRING) or generated into BQAT_HOME."""
+    return (
+        PREFECT_API_AUTH_STRING.value()
+        or os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+        or stored_prefect_auth(get_settings())
+    )
+
+
+@contextmanager
+def flow_server() -> Iterator[str]:
+    """Point Prefect at the server flow runs of this process report to; yields its API URL
+    ("ephemeral" for Prefect's temporary server)."""
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    url = f"{get_settings().prefect_url}/api"
+    auth = prefect_auth_string()
+    updates: dict[Any, Any]
+    if auth and _answers(f"{url}/health"):
+        updates = {PREFECT_API_URL: url, PREFECT_API_AUTH_STRING: auth}
+        target = url
+    else:
+        updates = {
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: STARTUP_TIMEOUT_S,
+            PREFECT_SERVER_ANALYTICS_ENABLED: False,
+        }
+        target = "ephemeral"
+    log.debug("flow runs report to %s", target)
+    with temporary_settings(updates=updates):
+        yield target
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=_HEALTH_TIMEOUT_S) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
