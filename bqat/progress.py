@@ -10,7 +10,7 @@ that route fast under load.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from bqat.atomic import atomic_write
@@ -36,7 +36,10 @@ def write_progress(task_id: str, progress: Progress) -> None:
 
 
 def read_progress(task_id: str) -> Progress | None:
+    """The task's progress; fields a newer writer added are ignored (a worker may be upgraded
+    before the API that reads its files)."""
     try:
-        return Progress(**json.loads(progress_path(task_id).read_text()))
+        written = json.loads(progress_path(task_id).read_text())
     except FileNotFoundError:
         return None
+    return Progress(**{f.name: written[f.name] for f in fields(Progress) if f.name in written})
