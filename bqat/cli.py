@@ -11,12 +11,14 @@ from typing import Any
 from bqat.exceptions import BqatError, InputError
 
 
-def _print_rows(rows: list[dict[str, object]], as_json: bool) -> None:
-    """Rows as aligned columns, or as one JSON array with --json."""
+def _print_rows(rows: list[dict[str, object]], as_json: bool, empty: str | None = None) -> None:
+    """Rows as aligned columns, or as one JSON array with --json; `empty` says there are none."""
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return
     if not rows:
+        if empty:
+            print(empty)
         return
     columns = list(rows[0])
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
@@ -242,7 +244,7 @@ def _duplicates(args: argparse.Namespace) -> int:
     rows = [g.to_json() for g in groups]
     if not args.json:
         rows = [{**row, "files": " ".join(row["files"])} for row in rows]
-    _print_rows(rows, args.json)
+    _print_rows(rows, args.json, empty="no duplicate groups")
     return 0
 
 
@@ -395,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     deleting.add_argument("dataset")
     deleting.set_defaults(handler=_datasets_delete)
 
-    serve = verbs.add_parser("serve", help="start the local Prefect server and a flow worker")
+    serve = verbs.add_parser(
+        "serve", help="start the HTTP API, the local Prefect server and a flow worker"
+    )
     serve.set_defaults(handler=_serve)
     return parser
 

@@ -155,3 +155,20 @@ def test_re_encoded_and_resized_copies_of_a_sample_stay_within_the_default_dista
     hashes = [int(image_phash(g), 16) for g in greys]
     for a, b in itertools.combinations(hashes, 2):
         assert bin(a ^ b).count("1") > 2 * DEFAULT_MAX_DISTANCE
+
+
+def test_the_verb_says_when_there_are_no_groups(capsys):
+    from bqat.cli import main
+
+    store = Store()
+    store.create_dataset("unique", "face")
+    far_apart = [BASE, BASE ^ 0xFFFF_FFFF_0000_0000]  # 32 bits differ
+    rows = [
+        {"file": f"{i}.jpg", "sha256": f"{i:064x}", "phash": hexed(value)}
+        for i, value in enumerate(far_apart)
+    ]
+    store.append("unique", rows=rows)
+    assert main(["duplicates", "unique"]) == 0
+    assert capsys.readouterr().out == "no duplicate groups\n"
+    assert main(["duplicates", "unique", "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
