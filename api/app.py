@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 
 from api import errors
 from api.auth import ApiKeyMiddleware
-from api.routes import datasets, meta, reports, results, samples, scans
+from api.routes import datasets, inputs, meta, reports, results, samples, scans
 from api.runs import Runs
 from api.schemas import RowSchemaPlugin, row_models
 from bqat._version import __version__
@@ -79,6 +79,7 @@ def create_app() -> Litestar:
                     ("results", results),
                     ("reports", reports),
                     ("datasets", datasets),
+                    ("inputs", inputs),
                     ("samples", samples),
                     ("service", meta),
                 )

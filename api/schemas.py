@@ -44,6 +44,7 @@ class Progress:
     failed: int
     eta_s: float | None
     step: str | None = None  # assess, outliers or report while running; None when finished
+    step: str | None = None  # assess, outliers or report while running; None when finished
 
 
 @dataclass
@@ -66,6 +67,19 @@ class DatasetOut:
     created: str
     rows: int
     errors: int
+
+
+@dataclass
+class FolderOut:
+    name: str
+    files: dict[str, int]  # modality -> samples a scan of this folder would find
+
+
+@dataclass
+class InputsOut:
+    path: str
+    folders: list[FolderOut]
+    files: dict[str, int]  # modality -> samples a scan of `path` would find
 
 
 class _RowMarker:

@@ -283,6 +283,20 @@ def _datasets_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inputs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bqat.ingest import inventory
+    from bqat.settings import get_settings
+
+    folder = Path(args.folder) if args.folder else get_settings().data_root[0]
+    found = inventory(folder)
+    rows = [{"folder": name, **files} for name, files in found.folders.items()]
+    rows.append({"folder": f"(all of {folder})", **found.files})
+    _print_rows(rows, args.json)
+    return 0
+
+
 def _datasets_delete(args: argparse.Namespace) -> int:
     from bqat.scanning import delete_dataset
 
@@ -385,6 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("dataset")
     history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(handler=_history)
+
+    inputs = verbs.add_parser(
+        "inputs", help="the samples per modality a scan of FOLDER and its sub-folders would find"
+    )
+    inputs.add_argument("folder", nargs="?", help="default: the first data root")
+    inputs.add_argument("--json", action="store_true", help="print JSON")
+    inputs.set_defaults(handler=_inputs)
 
     datasets = verbs.add_parser("datasets", help="list or delete datasets")
     dataset_verbs = datasets.add_subparsers(dest="action", required=True, metavar="ACTION")

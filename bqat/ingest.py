@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from bqat.engines.registry import get_engine
+from bqat.engines.registry import engines, get_engine
 from bqat.exceptions import AccessError, ConfigError, NotFoundError
 
 IMAGE_EXTENSIONS = frozenset(
@@ -89,6 +89,45 @@ def discover_all(
         samples=sorted(found.samples, key=lambda s: s.name),
         skipped=sorted(found.skipped, key=lambda s: s.name),
     )
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a scan of each modality would find under a folder: in all (`files`) and in each of
+    its sub-folders (`folders`, by name), from one walk, nothing decoded."""
+
+    files: dict[str, int]
+    folders: dict[str, dict[str, int]]
+
+
+def inventory(folder: Path) -> Inventory:
+    """Counts per modality of the samples under `folder` and each of its sub-folders, found as
+    `discover_all` finds them (by extension, links inside the folder followed, each real file
+    once); NotFoundError or AccessError as for a scan of `folder`."""
+    root = _root(folder)
+    extensions = {modality: engine.extensions for modality, engine in engines().items()}
+    found = _Found(root)
+    _walk(root, frozenset().union(*extensions.values()), None, found)
+
+    def zero() -> dict[str, int]:
+        return dict.fromkeys(extensions, 0)
+
+    files = zero()
+    folders: dict[str, dict[str, int]] = {}
+    with os.scandir(root) as entries:
+        for entry in entries:
+            real = real_path(Path(entry.path))  # a link out of the folder is no sub-folder of it
+            if real is not None and real.is_dir() and real.is_relative_to(root):
+                folders[entry.name] = zero()
+    for sample in found.samples:
+        top, _, rest = sample.name.partition("/")
+        suffix = sample.path.suffix.lower()
+        for modality, kinds in extensions.items():
+            if suffix in kinds:
+                files[modality] += 1
+                if rest and top in folders:
+                    folders[top][modality] += 1
+    return Inventory(files=files, folders=dict(sorted(folders.items())))
 
 
 def _root(folder: Path) -> Path:
