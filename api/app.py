@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 
 from api import errors
 from api.auth import ApiKeyMiddleware
-from api.routes import datasets, inputs, meta, reports, results, samples, scans
+from api.routes import datasets, inputs, legacy, meta, reports, results, samples, scans
 from api.runs import Runs
 from api.schemas import RowSchemaPlugin, row_models
 from bqat._version import __version__
@@ -82,6 +82,7 @@ def create_app() -> Litestar:
                     ("inputs", inputs),
                     ("samples", samples),
                     ("service", meta),
+                    ("BQAT-API paths (deprecated)", legacy),
                 )
             ),
             create_static_files_router(
@@ -90,7 +91,7 @@ def create_app() -> Litestar:
                 include_in_schema=False,
             ),
         ],
-        exception_handlers=errors.HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**errors.HANDLERS, **legacy.HANDLERS},  # type: ignore[arg-type]
         middleware=middleware,
         openapi_config=docs,
         lifespan=[prefect_runs],

@@ -43,7 +43,8 @@ from prefect.states import Cancelled, Cancelling, Crashed
 from bqat.exceptions import NotFoundError
 from bqat.progress import read_progress
 from bqat.settings import get_settings
-from flows.names import KIND
+from bqat.verdicts import modality_warning
+from flows.names import KIND, SCAN
 
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 log = logging.getLogger("bqat.api")
@@ -70,11 +71,11 @@ class Task:
     started: str | None
     finished: str | None
     error: str | None
+    warning: str | None = None  # a completed scan whose samples look like another modality
 
     def as_json(self) -> dict[str, Any]:
-        body = {k: v for k, v in self.__dict__.items() if k != "error"}
-        if self.error:
-            body["error"] = self.error
+        body = {k: v for k, v in self.__dict__.items() if k not in ("error", "warning")}
+        body.update({k: v for k in ("error", "warning") if (v := getattr(self, k))})
         return body
 
 
@@ -252,7 +253,19 @@ class Runs:
         # The progress file is read in a thread: a scan's fsyncs can stall file access for a
         # while, and the event loop must keep answering meanwhile.
         progress = await anyio.to_thread.run_sync(_progress, task)
-        return replace(task, progress=progress)
+        warning = None
+        if task.kind == KIND[SCAN] and task.state == "COMPLETED" and task.dataset_id:
+            warning = await anyio.to_thread.run_sync(_modality_warning, task.dataset_id)
+        return replace(task, progress=progress, warning=warning)
+
+
+def _modality_warning(dataset_id: str) -> str | None:
+    """The report's wrong-modality warning, for the scan's task too (read once: a final task is
+    cached); None when the dataset is gone."""
+    try:
+        return modality_warning(dataset_id)
+    except NotFoundError:
+        return None
 
 
 def _lock_exclusive(path: Path) -> int:

@@ -21,14 +21,38 @@ if TYPE_CHECKING:
     from litestar.typing import FieldDefinition
 
 
-@dataclass
-class ScanRequest:
+class StrictBody(msgspec.Struct, forbid_unknown_fields=True):
+    """A request body whose unknown fields are refused (422 naming the field): a misspelt or
+    foreign field (a BQAT-API client's) never goes unnoticed."""
+
+
+class ScanRequest(StrictBody):
     """A folder, or a list of files, relative to a data root (BQAT_DATA_ROOT)."""
 
     input: str | list[str]
-    modality: str
-    options: dict[str, Any] = field(default_factory=dict)
-    dataset_id: str | None = None
+    modality: Annotated[
+        str | None, msgspec.Meta(description="Required, here or as the query's `modality`.")
+    ] = None
+    options: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="The engine's options (unknown ones are refused; the README lists "
+            "each modality's), `pattern` (a regular expression searched in each path relative "
+            "to `input`), `batch_size` (files per assess task) and `engine` (BQAT-API's choice "
+            "of engine: only 'default' or 'bqat', the engine of the modality)."
+        ),
+    ] = msgspec.field(default_factory=dict)
+    dataset_id: Annotated[
+        str | None,
+        msgspec.Meta(description="The dataset the rows go to (new or existing); random if absent."),
+    ] = None
+    collection: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="BQAT-API's name of `dataset_id` (deprecated).",
+            extra_json_schema={"extra": {"deprecated": True}},
+        ),
+    ] = None
 
 
 @dataclass
@@ -44,7 +68,6 @@ class Progress:
     failed: int
     eta_s: float | None
     step: str | None = None  # assess, outliers or report while running; None when finished
-    step: str | None = None  # assess, outliers or report while running; None when finished
 
 
 @dataclass
@@ -58,6 +81,8 @@ class TaskOut:
     started: str | None
     finished: str | None
     error: str | None = None
+    # A completed scan whose samples mostly look like another modality says so here.
+    warning: str | None = None
 
 
 @dataclass
@@ -276,14 +301,13 @@ class FileError:
     reason: str
 
 
-@dataclass
-class AssessJson:
+class AssessJson(StrictBody):
     """One sample as base64 in JSON (the multipart form with `file` works too)."""
 
     modality: str
     data: str
     filename: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 @dataclass
@@ -299,9 +323,24 @@ class ModelOut:
 
 
 @dataclass
+class SessionOut:
+    """An ONNX Runtime session the built modalities create: a whole model (`name` = `model`) or
+    a graph derived from part of one (`model/part`), with the registered file it comes from.
+    `providers` as in ModelOut."""
+
+    name: str
+    model: str
+    file: str
+    sha256: str
+    loaded: bool = False
+    providers: list[str] = field(default_factory=list)
+
+
+@dataclass
 class InfoOut:
     """`providers`: the execution providers the sessions loaded in this process actually use
-    (`loaded_sessions` > 0), else those a new session would request, best first."""
+    (`loaded_sessions` > 0), else those a new session would request, best first. `sessions`:
+    every ONNX Runtime session the built modalities use (several may run one model file)."""
 
     version: str
     models: list[ModelOut]
@@ -310,13 +349,23 @@ class InfoOut:
     loaded_sessions: int = 0
     requested_providers: list[str] = field(default_factory=list)
     available_providers: list[str] = field(default_factory=list)
+    sessions: list[SessionOut] = field(default_factory=list)
 
 
-@dataclass
-class OutlierRequest:
+class OutlierRequest(StrictBody):
     detector: str = "ECOD"
     columns: list[str] | None = None
     contamination: float = 0.05
+
+
+class UpstreamReportOptions(StrictBody):
+    """BQAT-API's report options: bqat builds one report from every row, so only the values
+    that ask for it are taken."""
+
+    minimal: Annotated[bool, msgspec.Meta(description="Only false: there is one report.")] = False
+    downsample: Annotated[
+        float | None, msgspec.Meta(description="Only 1 (or absent): every row is reported.")
+    ] = None
 
 
 @dataclass
@@ -342,3 +391,54 @@ class DuplicatesOut:
     dataset_id: str
     max_distance: int
     groups: list[DuplicateGroupOut]
+
+
+class ThresholdOut(msgspec.Struct):
+    """One component of a quality profile."""
+
+    measure: Annotated[str, msgspec.Meta(description="The declared column it reads.")]
+    minimum: Annotated[float | None, msgspec.Meta(description="Passes at or above; null: open.")]
+    maximum: Annotated[float | None, msgspec.Meta(description="Passes at or below; null: open.")]
+    allowed: Annotated[
+        list[bool | str] | None, msgspec.Meta(description="Passing values of a label or flag.")
+    ]
+    passes: Annotated[str, msgspec.Meta(description="The passing values, in words.")]
+    source: Annotated[
+        str, msgspec.Meta(description="Where the value comes from (a clause, or our choice).")
+    ]
+
+
+class QualityProfileOut(msgspec.Struct):
+    """A named threshold set of one modality; verdicts under it are computed when read."""
+
+    name: str
+    modality: str
+    title: str
+    description: str
+    default: Annotated[bool, msgspec.Meta(description="The modality's default profile.")]
+    score: Annotated[
+        str | None, msgspec.Meta(description="The measure the report ranks samples by.")
+    ]
+    presence: Annotated[
+        ThresholdOut | None,
+        msgspec.Meta(
+            description="Says a sample shows this modality at all (wrong-modality check)."
+        ),
+    ]
+    thresholds: list[ThresholdOut]
+
+    @classmethod
+    def of(cls, declared: dict[str, Any], *, default: bool) -> QualityProfileOut:
+        """From `Profile.to_json()`."""
+        return msgspec.convert({**declared, "default": default}, cls)
+
+
+@dataclass
+class ImportOut:
+    """A dataset made from another tool's results: `mapped` {their column: ours}, and the
+    columns kept as they are (`extra`, text)."""
+
+    dataset_id: str
+    rows: int
+    mapped: dict[str, str]
+    extra: list[str]

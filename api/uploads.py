@@ -347,6 +347,79 @@ def _extract(archive: Path, folder: Path, budget: _Budget, upload: Upload, depth
             _accept(target, folder, budget, upload, depth + 1)
 
 
+async def _one_file(
+    content_type: str,
+    chunks: AsyncIterator[bytes],
+    max_bytes: int,
+    file_field: str,
+    text_fields: frozenset[str],
+    open_file: FileOpener,
+    close_file: FileCloser,
+    why_one: str,
+) -> dict[str, str]:
+    """The text fields of a multipart body whose one `file_field` part goes to `open_file`'s
+    handle; a second file part, or none, is refused."""
+    boundary = _boundary(content_type, f"a `{file_field}` part")
+    budget = _Budget(max_bytes, 1)
+
+    def first(segment: multipart.MultipartSegment) -> BinaryIO:
+        if budget.files_left < 1:
+            raise ClientException(f"one `{file_field}` part only: {why_one}")
+        budget.spend_file()
+        return open_file(segment)
+
+    fields = await _read_parts(
+        boundary,
+        chunks,
+        budget,
+        file_field=file_field,
+        text_fields=text_fields,
+        max_parts=1 + EXTRA_PARTS,
+        open_file=first,
+        close_file=close_file,
+    )
+    if budget.files_left:
+        raise ClientException(f"multipart body without a `{file_field}` part with a file name")
+    return fields
+
+
+async def receive_file(
+    content_type: str,
+    content_length: int | None,
+    chunks: AsyncIterator[bytes],
+    target: Path,
+    max_bytes: int,
+    text_fields: frozenset[str],
+    *,
+    file_field: str = "file",
+) -> dict[str, str]:
+    """Stream the one `file_field` part of a multipart body to `target` (removed on any
+    error) and return the text fields."""
+    if content_length is not None and content_length > max_bytes:
+        raise TooLarge(
+            f"the body has {content_length} bytes; the limit is {max_bytes} (BQAT_MAX_UPLOAD_BYTES)"
+        )
+
+    async def close_file(_: multipart.MultipartSegment, handle: BinaryIO) -> None:
+        handle.close()
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return await _one_file(
+            content_type,
+            chunks,
+            max_bytes,
+            file_field,
+            text_fields,
+            lambda _: open(target, "wb"),  # closed by close_file at the part's end
+            close_file,
+            "this route reads one results file",
+        )
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+
+
 @dataclass
 class SampleForm:
     """The one sample of a multipart POST /assess: its bytes, its file name, the text fields."""
@@ -365,31 +438,21 @@ async def read_sample(
     text_fields: frozenset[str] = frozenset({"modality", "options"}),
 ) -> SampleForm:
     """A multipart body with one `file` part (kept in memory, at most `max_bytes`)."""
-    boundary = _boundary(content_type, f"a `{file_field}` part")
-    budget = _Budget(max_bytes, 1)
     found: list[tuple[str | None, bytes]] = []
-
-    def open_file(segment: multipart.MultipartSegment) -> BinaryIO:
-        if found or budget.files_left < 1:
-            raise ClientException(f"one `{file_field}` part only: this route measures one sample")
-        budget.spend_file()
-        return io.BytesIO()
 
     async def close_file(segment: multipart.MultipartSegment, handle: BinaryIO) -> None:
         assert isinstance(handle, io.BytesIO)
         found.append((segment.filename, handle.getvalue()))
 
-    fields = await _read_parts(
-        boundary,
+    fields = await _one_file(
+        content_type,
         chunks,
-        budget,
-        file_field=file_field,
-        text_fields=text_fields,
-        max_parts=1 + EXTRA_PARTS,
-        open_file=open_file,
-        close_file=close_file,
+        max_bytes,
+        file_field,
+        text_fields,
+        lambda _: io.BytesIO(),
+        close_file,
+        "this route measures one sample",
     )
-    if not found:
-        raise ClientException(f"multipart body without a `{file_field}` part with a file name")
     filename, content = found[0]
     return SampleForm(content=content, filename=filename, fields=fields)

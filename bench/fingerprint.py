@@ -17,14 +17,14 @@ Run: .venv/bin/python bench/fingerprint.py [--images N]
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 
 import cv2
 import numpy as np
+from throughput import assess_field, cpu_ms, record_rate
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "fingerprint"
 SHARED_MODELS = SAMPLES.parents[1] / "models"
@@ -49,34 +49,6 @@ def build_set(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def _assess(path: Path) -> int | None:
-    from bqat import assess
-
-    return assess(path, "fingerprint")["nfiq2"]
-
-
-def _warm(_: object = None) -> None:
-    _assess(next(SAMPLES.glob("*.bmp")))
-
-
-def cpu_ms(function, items) -> float:
-    """Mean process CPU time of `function(item)`, in ms (one warm-up call first)."""
-    function(items[0])
-    start = time.process_time()
-    for item in items:
-        function(item)
-    return (time.process_time() - start) / len(items) * 1e3
-
-
-def throughput(paths: list[Path], workers: int) -> float:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_warm) as pool:
-        pool.map(_warm, range(workers))
-        start = time.perf_counter()
-        pool.map(_assess, paths, chunksize=8)
-        return len(paths) / (time.perf_counter() - start)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=300)
@@ -96,11 +68,12 @@ def main() -> None:
         for grey in greys:
             f = _native.nfiq2_frame(grey)
             trimmed.append(grey[f["top"] : f["bottom"] + 1, f["left"] : f["right"] + 1])
-        _warm()
+        warm = next(SAMPLES.glob("*.bmp"))
+        assess_field("fingerprint", "nfiq2", warm)
         native = cpu_ms(_native.nfiq2_assess, trimmed)
-        ours = cpu_ms(_assess, paths)
+        ours = cpu_ms(partial(assess_field, "fingerprint", "nfiq2"), paths)
         theirs = cpu_ms(afis.compute_nfiq2, greys) if afis is not None else None
-        rates = {n: throughput(paths, n) for n in (1, 2)}
+        rates = {n: record_rate(paths, n, "fingerprint", "nfiq2", warm) for n in (1, 2)}
     print(f"images: {len(paths)} BMPs 320 x 240 from {SAMPLES}")
     print(f"bqat native NFIQ 2 pass (all features, minutiae): {native:7.2f} ms/image")
     print(

@@ -16,6 +16,13 @@ Throughput is seconds of audio per second ("x RT"): of wall time, and of this pr
 on its one core ("x RT/core", what a busy machine does not distort). Targets (issue 14): full
 record >= 100x real time per core and >= 3x the reference path. Run: make bench-speech (or
 .venv/bin/python bench/speech.py [--repeat N]).
+
+It also prints the floor the models set: their multiply-accumulates (MACs) per second of audio,
+counted from the ONNX graphs (P.835: the full-resolution front once per 10 ms frame, as
+bqat.engines.speech.p835 shares it between windows, plus its tail per window; P.808 per window),
+and the CPU time they need at the rate ONNX Runtime runs the P.835 front on this core. Where
+the time goes (profiled, one core): ONNX Runtime runs are ~97 % of the full record, the front
+alone ~60 %; decoding, resampling, the native measures and the P.808 log-mel take ~5 %.
 """
 
 from __future__ import annotations
@@ -30,9 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE = (
-    Path(__file__).resolve().parents[2] / "shared" / "samples" / "speech" / "stateless_speech.wav"
-)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SAMPLE = SHARED / "samples" / "speech" / "stateless_speech.wav"
 
 
 def pin_to_one_core() -> None:
@@ -40,6 +46,63 @@ def pin_to_one_core() -> None:
     os.environ["BQAT_THREADS"] = "1"
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def model_floor() -> None:
+    """Print the MACs the DNSMOS models need per second of audio and the time that takes here."""
+    from bqat.engines.speech import dnsmos, p835
+    from bqat.models import resolve
+
+    front, tail = _convolution_macs(resolve(dnsmos.P835_MODEL))
+    p808 = sum(_convolution_macs(resolve(dnsmos.P808_MODEL)))
+    per_frame = front / p835.WINDOW_FRAMES
+    x, fs = read(SAMPLE)
+    audio = dnsmos.tiled(dnsmos.resample_16k(x, fs))
+    frames = np.lib.stride_tricks.sliding_window_view(audio, p835.FRAME)[:: p835.FRAME_HOP]
+    chunk = np.ascontiguousarray(frames[None, : p835.CHUNK_FRAMES], np.float32)
+    session = p835.split_sessions(dnsmos.P835_MODEL)[0]
+    best = float("inf")
+    for _ in range(6):  # the first warms up; the fastest run is the least disturbed
+        cpu = time.process_time()
+        session.run(None, {p835.FRAMES_INPUT: chunk})
+        best = min(best, time.process_time() - cpu)
+    rate = per_frame * len(chunk[0]) / best
+    print(
+        f"models: P.835 front {per_frame / 1e6:.1f} MMAC per 10 ms frame, tail "
+        f"{tail / 1e9:.2f} GMAC and P.808 {p808 / 1e9:.2f} GMAC per window; "
+        f"front run at {rate / 1e9:.0f} GMAC/s on this core"
+    )
+    for hop in (1.0, 9.01):
+        need = 100 * per_frame + (tail + p808) / hop  # per second of a long recording
+        print(
+            f"floor at hop {hop:g} s, long recordings: {need / 1e9:.2f} GMAC per second of audio = "
+            f"{need / rate * 1e3:.1f} ms CPU at that rate: at most {rate / need:.0f}x real time "
+            "per core"
+        )
+
+
+def _convolution_macs(path: Path) -> tuple[float, float]:
+    """MACs of one window in the graph's convolutions: (those at the full 900-frame time
+    resolution, the rest); its dense layers are under 0.1 %."""
+    import onnx
+    import onnx.shape_inference
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in (*model.graph.value_info, *model.graph.output)
+    }
+    kernels = {w.name: list(w.dims) for w in model.graph.initializer}
+    full = rest = 0.0
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            out, kernel = shapes[node.output[0]], kernels[node.input[1]]
+            macs = float(np.prod(out[1:]) * np.prod(kernel[1:]))
+            if out[2] == 900:
+                full += macs
+            else:
+                rest += macs
+    return full, rest
 
 
 def build_set(folder: Path) -> list[Path]:
@@ -141,6 +204,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="timed passes (the best is kept)")
     args = parser.parse_args()
     pin_to_one_core()
+    if "BQAT_MODEL_DIR" not in os.environ and (SHARED / "models").is_dir():
+        os.environ["BQAT_MODEL_DIR"] = str(SHARED / "models")
     from bqat.engines import assess_with
     from bqat.engines.speech import ENGINE
     from bqat.engines.speech.dnsmos import resample_16k, windows
@@ -168,6 +233,7 @@ def main() -> None:
         print(f"{'':45s} {'wall s':>7s} {'x RT':>7s} {'CPU s':>7s} {'x RT/core':>9s}")
         for name, (wall, cpu) in times.items():
             print(f"{name:45s} {wall:7.2f} {audio_s / wall:7.1f} {cpu:7.2f} {audio_s / cpu:9.1f}")
+        model_floor()
         if reference is None:
             print(
                 "reference path not installed (the bench extra): .venv/bin/python -m pip install "

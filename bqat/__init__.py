@@ -24,6 +24,7 @@ _LAZY = {
     "delete_dataset": "scanning",
     "errors": "scanning",
     "history": "scanning",
+    "import_results": "imports",
     "profiles": "scanning",
     "scan": "runner",
 }
@@ -54,6 +55,7 @@ __all__ = [
     "delete_dataset",
     "errors",
     "history",
+    "import_results",
     "profiles",
     "scan",
     "specification",

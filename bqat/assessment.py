@@ -41,6 +41,14 @@ def models_used(modality: str) -> dict[str, str]:
     return {name: get_spec(name).sha256 for name in get_engine(modality).models}
 
 
+def sessions_used(modality: str) -> list[str]:
+    """The ONNX Runtime sessions the modality's engine may create: each ONNX model's own, then
+    those it derives from parts of their graphs (`model/part`)."""
+    engine = get_engine(modality)
+    whole = [name for name in engine.models if get_spec(name).is_onnx]
+    return [*whole, *engine.derived_sessions]
+
+
 def check_models(modality: str) -> None:
     """`ModelError` unless every model file of the engine is present with its sha256.
 

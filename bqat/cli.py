@@ -175,15 +175,21 @@ def _drift(args: argparse.Namespace) -> int:
 
     from bqat.report_files import drift_paths
     from bqat.runner import compare_drift
+    from bqat.store import Store
 
-    summary = compare_drift(args.dataset, args.reference, args.column or None)
-    if args.output:
-        shutil.copyfile(drift_paths(args.dataset, args.reference)[0], args.output)
+    store = Store()  # unknown datasets and snapshots are refused before a flow run starts
+    store.dataset(args.dataset)
+    summary = compare_drift(args.dataset, store.pin(args.reference), args.column or None)
+    if args.output:  # stored under the reference's snapshot id when it named a time
+        shutil.copyfile(drift_paths(args.dataset, summary["reference_id"])[0], args.output)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     verdict = "drifted" if summary["drifted"] else "no drift"
-    print(f"{args.dataset} against {args.reference}: {verdict}, {summary['share_drifted']:.0%}")
+    print(
+        f"{args.dataset} against {summary['reference_id']}: {verdict}, "
+        f"{summary['share_drifted']:.0%}"
+    )
     _print_rows(
         [
             {
@@ -236,6 +242,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verdicts(args: argparse.Namespace) -> int:
+    """Each stored row's verdict under a quality profile, or only those of one verdict."""
+    from bqat.store import Store
+    from bqat.verdicts import verdict_rows
+
+    table, profile = verdict_rows(Store(), args.dataset, profile=args.profile, verdict=args.verdict)
+    columns = ["file", "verdict", "failed_components", "unknown_components"]
+    rows = table.select(columns).to_pylist()
+    if not args.json:
+        rows = [{**r, **{c: " ".join(r[c]) or "-" for c in columns[2:]}} for r in rows]
+    if not rows and not args.json:
+        which = f"{args.verdict} " if args.verdict else ""
+        print(f"no {which}samples under profile {profile.name}")
+        return 0
+    _print_rows(rows, args.json)
+    return 0
+
+
 def _duplicates(args: argparse.Namespace) -> int:
     from bqat.duplicates import DEFAULT_MAX_DISTANCE, find_duplicates
 
@@ -264,6 +288,23 @@ def _audit_schedule(args: argparse.Namespace) -> int:
         print(
             f"scheduled {scheduled.deployment} ({scheduled.cron}, {scheduled.timezone}) "
             f"for {scheduled.folder}; a worker of pool 'bqat' runs it (`bqat serve` starts one)"
+        )
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from bqat.imports import import_results
+
+    summary = import_results(args.file, args.modality, args.dataset, args.source)
+    if args.json:
+        print(json.dumps(asdict(summary)))
+    else:
+        print(
+            f"imported {summary.rows} rows of {summary.source} results into {summary.dataset_id}: "
+            f"{len(summary.mapped)} columns mapped to ours, {len(summary.extra)} kept as extra "
+            f"columns{': ' + ', '.join(summary.extra) if summary.extra else ''}"
         )
     return 0
 
@@ -352,7 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     drift = verbs.add_parser("drift", help="data drift of a dataset against a reference one")
     drift.add_argument("dataset", metavar="DATASET")
-    drift.add_argument("--reference", required=True, metavar="OTHER", help="reference dataset")
+    drift.add_argument(
+        "--reference",
+        required=True,
+        metavar="OTHER",
+        help="reference dataset, or OTHER@SNAPSHOT / OTHER@ISO-TIME for it as it was then",
+    )
     drift.add_argument("--column", action="append", help="compare this column (repeatable)")
     drift.add_argument("-o", "--output", metavar="HTML", help="write the Evidently report here")
     drift.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -372,6 +418,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dataset", metavar="DATASET")
     report.add_argument("-o", "--output", metavar="HTML", help="copy the report here")
     report.set_defaults(handler=_report)
+
+    verdicts = verbs.add_parser(
+        "verdicts", help="each sample's verdict (pass, fail, unknown) under a quality profile"
+    )
+    verdicts.add_argument("dataset", metavar="DATASET")
+    verdicts.add_argument(
+        "--profile", help="quality profile (default: the modality's; GET /quality-profiles)"
+    )
+    verdicts.add_argument(
+        "--verdict", choices=("pass", "fail", "unknown"), help="only samples with this verdict"
+    )
+    verdicts.add_argument("--json", action="store_true", help="print the rows as JSON")
+    verdicts.set_defaults(handler=_verdicts)
 
     duplicates = verbs.add_parser("duplicates", help="exact and near-duplicate samples")
     duplicates.add_argument("dataset", metavar="DATASET")
@@ -394,6 +453,16 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE")
     schedule.add_argument("--json", action="store_true", help="print the deployment as JSON")
     schedule.set_defaults(handler=_audit_schedule)
+
+    imports = verbs.add_parser(
+        "import", help="a dataset from another tool's results (bqat CSV/Parquet, OFIQ, NFIQ 2)"
+    )
+    imports.add_argument("file", metavar="FILE", help="CSV or Parquet")
+    imports.add_argument("--modality", required=True, help="face, fingerprint, iris or speech")
+    imports.add_argument("--dataset", help="dataset id to create (default: a new one)")
+    imports.add_argument("--source", help="bqat, ofiq or nfiq2 (default: sniffed from the header)")
+    imports.add_argument("--json", action="store_true", help="print the summary as JSON")
+    imports.set_defaults(handler=_import)
 
     history = verbs.add_parser("history", help="the snapshots of a dataset (read with as_of)")
     history.add_argument("dataset")

@@ -2,13 +2,17 @@
 
 Each column is compared with the test Evidently picks for its type and size (K-S or chi-square
 p-values on small samples, Wasserstein or Jensen-Shannon distances on large ones); a column
-drifts when its test fails, and the dataset drifts when at least half its columns do.
+drifts when its test fails, and the dataset drifts when at least half its columns do. The
+reference may be a dataset as it was at a snapshot (`id@snapshot`, `id@ISO time`: last month's
+audit, say); a time is resolved to its snapshot, which the summary and the HTML name.
 Evidently takes 3-4 s to import, so it is imported when a comparison runs.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,9 +48,14 @@ class DriftSummary:
     share_drifted: float
     columns: dict[str, ColumnDrift]
     excluded: dict[str, str]
+    reference_snapshot: int | None = None  # None: the reference as it is now
+    reference_time: str | None = None  # that snapshot's time, ISO 8601 UTC
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.reference_snapshot is None:  # the reference as it is now: no snapshot to name
+            del data["reference_snapshot"], data["reference_time"]
+        return data
 
 
 def compare(
@@ -57,6 +66,9 @@ def compare(
 ) -> tuple[DriftSummary, str]:
     """Compare `dataset_id` (current) with `reference_id`; returns the summary and the HTML."""
     store = store or Store()
+    reference_id = store.pin(reference_id)
+    at = reference_id.partition("@")[2]
+    snapshot, time = store.snapshot(at) if at else (None, None)
     current_info, reference_info = store.dataset(dataset_id), store.dataset(reference_id)
     if current_info.modality != reference_info.modality:
         raise ConfigError(
@@ -81,8 +93,8 @@ def compare(
             f"nothing to compare: none of the {len(wanted)} columns has values in both "
             f"{dataset_id} ({current.num_rows} rows) and {reference_id} ({reference.num_rows} rows)"
         )
-    snapshot = _run_evidently(current.select(usable), reference.select(usable))
-    results = snapshot.dict()
+    report = _run_evidently(current.select(usable), reference.select(usable))
+    results = report.dict()
     share = next(
         m["value"]["share"]
         for m in results["metrics"]
@@ -113,18 +125,21 @@ def compare(
         share_drifted=float(share),
         columns=per_column,
         excluded=excluded,
+        reference_snapshot=snapshot,
+        reference_time=time and time.isoformat(),
     )
-    return summary, snapshot.get_html_str(as_iframe=False)
+    return summary, _titled(report.get_html_str(as_iframe=False), summary)
 
 
 def write_drift(
     dataset_id: str, reference_id: str, columns: Sequence[str] | None = None
 ) -> tuple[DriftSummary, Path]:
-    """Compare and store the HTML and JSON under the dataset's report folder."""
-    summary, html = compare(dataset_id, reference_id, columns)
-    html_path, json_path = drift_paths(dataset_id, reference_id)
+    """Compare and store the HTML and JSON under the dataset's report folder (named after the
+    reference, a time resolved to its snapshot)."""
+    summary, page = compare(dataset_id, reference_id, columns)
+    html_path, json_path = drift_paths(dataset_id, summary.reference_id)
     html_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(html_path, html)
+    atomic_write(html_path, page)
     atomic_write(json_path, json.dumps(summary.to_json(), indent=2))
     return summary, html_path
 
@@ -137,6 +152,16 @@ def read_drift(dataset_id: str, reference_id: str) -> DriftSummary | None:
     data = json.loads(json_path.read_text())
     data["columns"] = {k: ColumnDrift(**v) for k, v in data["columns"].items()}
     return DriftSummary(**data)
+
+
+def _titled(page: str, summary: DriftSummary) -> str:
+    """Evidently's page with a line naming what was compared (it names neither dataset)."""
+    against = html.escape(summary.reference_id.partition("@")[0])
+    if summary.reference_snapshot is not None:
+        against += f" as of snapshot {summary.reference_snapshot} ({summary.reference_time})"
+    title = f"Drift of {html.escape(summary.dataset_id)} against {against}"
+    line = f'<h2 style="font-family: sans-serif; margin: 1em">{title}</h2>'
+    return re.sub(r"<body[^>]*>", lambda body: body[0] + line, page, count=1)
 
 
 def _sampled(table: pa.Table) -> pa.Table:

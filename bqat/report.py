@@ -1,8 +1,10 @@
 """The quality report of one dataset: a self-contained HTML page that works offline.
 
-Summary, outliers with thumbnails, duplicates, errors and failed measures, the declared columns
-with their statistics, then the distribution of every measure as a small inline SVG captioned
-with its declared description and unit (bqat.report_charts). No script and no other host: the
+Summary (with a banner when most samples look like another modality), the verdicts of the
+modality's default quality profile, the worst samples with thumbnails, outliers, duplicates,
+errors and failed measures, the declared columns with their statistics, then the distribution of
+every measure as a small inline SVG captioned with its declared description and unit
+(bqat.report_charts), scores and profile components first. No script and no other host: the
 thumbnails are data URIs. (Evidently, 3-4 s to import and ~0.5 MB per measure, still draws the
 drift report, where its tests add something.)
 """
@@ -23,18 +25,22 @@ from bqat._version import __version__
 from bqat.atomic import atomic_write
 from bqat.duplicates import DuplicateGroup, find_duplicates
 from bqat.engines import MEASURE_ERRORS
-from bqat.measures import Measure, measures
+from bqat.exceptions import ConfigError
+from bqat.measures import SCALAR_SUFFIX, Measure, measures
 from bqat.outliers import read_outliers
+from bqat.quality_profiles import Profile, get_profile, quality_profiles
 from bqat.report_charts import Histogram, histogram
 from bqat.report_files import report_path
 from bqat.report_html import Deviation, render_page
 from bqat.store import DatasetInfo, Store
 from bqat.thumbnails import sample_path, thumbnail_uri
+from bqat.verdicts import Judgement, judge, modality_warning, stored_columns
 
 THUMBNAILED_OUTLIERS = 24
 THUMBNAILED_GROUPS = 20
 THUMBNAILS_PER_GROUP = 4
 SHOWN_DEVIATIONS = 3
+WORST_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,29 @@ class MeasureFailures:
     count: int
     first_file: str
     first_reason: str
+
+
+@dataclass(frozen=True)
+class WorstSample:
+    """One of the worst samples: its rank, its value of the ranking measure, its verdict."""
+
+    rank: int
+    file: str
+    value: Any
+    verdict: str
+    failed: list[str]
+    unknown: list[str]
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The dataset's verdicts under the modality's default profile, and its worst samples."""
+
+    profile: Profile
+    counts: dict[str, int]  # rows per verdict
+    components: dict[str, tuple[int, int]]  # component -> (rows failing, rows null)
+    worst_by: str | None  # the ranking measure; None: by verdict and failed components
+    worst: list[WorstSample]
 
 
 @dataclass(frozen=True)
@@ -63,28 +92,33 @@ class ReportContent:
     thumbnails: dict[str, str]
     histograms: dict[str, Histogram]
     history: list[dict[str, Any]]  # the dataset's snapshots, oldest first
+    verdicts: Verdicts | None  # None: the modality declares no quality profile
+    warning: str | None  # most samples look like another modality
+    lead: list[str]  # the measures whose panels come first: the score, then the components
 
 
-def build_report(dataset_id: str, store: Store | None = None) -> str:
-    """The report page of the dataset, as HTML text."""
-    return render_page(gather(dataset_id, store or Store()), __version__)
+def build_report(dataset_id: str, store: Store | None = None, worst_by: str | None = None) -> str:
+    """The report page of the dataset, as HTML text; `worst_by` ranks the worst samples
+    (default: the profile's score, else the verdicts)."""
+    return render_page(gather(dataset_id, store or Store(), worst_by), __version__)
 
 
-def write_report(dataset_id: str, store: Store | None = None) -> Path:
+def write_report(dataset_id: str, store: Store | None = None, worst_by: str | None = None) -> Path:
     """Build the report and store it (atomically) as the dataset's report.html."""
-    html = build_report(dataset_id, store)
+    html = build_report(dataset_id, store, worst_by)
     path = report_path(dataset_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, html)
     return path
 
 
-def gather(dataset_id: str, store: Store) -> ReportContent:
+def gather(dataset_id: str, store: Store, worst_by: str | None = None) -> ReportContent:
     info = store.dataset(dataset_id)
     declared = measures(info.modality)
     outliers = read_outliers(dataset_id)
     duplicates = find_duplicates(dataset_id, store=store)
-    wanted = _thumbnailed(outliers, duplicates)
+    verdicts = _verdicts(dataset_id, store, info.modality, worst_by)
+    wanted = _thumbnailed(outliers, duplicates, verdicts)
     table = store.table(dataset_id, [m.name for m in declared])
     labelled = [m.name for m in declared if m.type == "boolean" or m.values]
     return ReportContent(
@@ -100,8 +134,11 @@ def gather(dataset_id: str, store: Store) -> ReportContent:
         duplicates=duplicates,
         errors=store.errors(dataset_id),
         failures=_failures(store.table(dataset_id, ["file", MEASURE_ERRORS])),
-        thumbnails=_thumbnails(wanted, dataset_id, store),
+        thumbnails=_thumbnails(wanted, dataset_id, store, info.modality),
         history=store.history(dataset_id),
+        verdicts=verdicts,
+        warning=modality_warning(dataset_id, store) if verdicts else None,
+        lead=_lead(verdicts.profile, declared) if verdicts else [],
         histograms={
             m.name: chart
             for m in declared
@@ -141,14 +178,83 @@ def _shares(values: pa.ChunkedArray) -> list[tuple[str, float]]:
     return sorted(((str(c["values"]), c["counts"] / present) for c in counted), key=lambda s: -s[1])
 
 
-def _thumbnailed(outliers: dict[str, Any] | None, duplicates: list[DuplicateGroup]) -> list[str]:
-    files = [o["file"] for o in (outliers or {}).get("outliers", [])[:THUMBNAILED_OUTLIERS]]
+def _verdicts(
+    dataset_id: str, store: Store, modality: str, worst_by: str | None
+) -> Verdicts | None:
+    """Counts per verdict and per component, and the WORST_SAMPLES worst rows: by `worst_by`
+    or the profile's score (highest first where lower is better, else lowest first), else
+    failing rows first, the most failed components first."""
+    if not quality_profiles(modality):
+        return None
+    profile = get_profile(modality)
+    by = worst_by or profile.score
+    directions = {
+        m.name: m.direction for m in measures(modality) if m.type in ("integer", "number")
+    }
+    if by is not None and by not in directions:
+        raise ConfigError(f"cannot rank samples by {by!r}: not a numeric {modality} measure")
+    wanted = ["file", *profile.components, *([by] if by else [])]
+    table = stored_columns(store, dataset_id, wanted)
+    judged = judge(table, profile)
+    order = _worst_order(table, judged, by, directions.get(by or "", "none"))
+    verdict = judged.verdicts
+    names = np.array(profile.components, dtype=object)
+    files = table.column("file")
+    values = table.column(by) if by in table.column_names else None
+    worst = [
+        WorstSample(
+            rank=rank,
+            file=files[i].as_py(),
+            value=values[i].as_py() if values is not None else None,
+            verdict=str(verdict[i]),
+            failed=list(names[judged.failed[i]]),
+            unknown=list(names[judged.unknown[i]]),
+        )
+        for rank, i in enumerate(order[:WORST_SAMPLES], start=1)
+    ]
+    return Verdicts(profile, judged.counts(), judged.component_counts(), by, worst)
+
+
+def _worst_order(table: pa.Table, judged: Judgement, by: str | None, direction: str) -> list[int]:
+    """Row indices, worst first; ties (and rows without a value, last) by file."""
+    if by is None:
+        severity = -(judged.failed.sum(axis=1) * 2 + (judged.verdicts == "unknown"))
+        keys = pa.table({"key": pa.array(severity), "file": table.column("file")})
+    else:
+        values = (
+            table.column(by).cast(pa.float64())
+            if by in table.column_names
+            else pa.nulls(table.num_rows, pa.float64())
+        )
+        if direction == "lower_is_better":
+            values = pc.negate(values)
+        keys = pa.table({"key": values, "file": table.column("file")})
+    indices = pc.sort_indices(
+        keys, sort_keys=[("key", "ascending", "at_end"), ("file", "ascending", "at_end")]
+    )
+    return indices.to_pylist()
+
+
+def _lead(profile: Profile, declared: list[Measure]) -> list[str]:
+    """The profile's score, then the measures its thresholds read (a `_scalar` component
+    stands for its measure), in that order, each once."""
+    names = {m.name for m in declared}
+    wanted = [profile.score] if profile.score else []
+    wanted += [c.removesuffix(SCALAR_SUFFIX) for c in profile.components]
+    return [n for n in dict.fromkeys(wanted) if n in names]
+
+
+def _thumbnailed(
+    outliers: dict[str, Any] | None, duplicates: list[DuplicateGroup], verdicts: Verdicts | None
+) -> list[str]:
+    files = [w.file for w in verdicts.worst] if verdicts else []
+    files += [o["file"] for o in (outliers or {}).get("outliers", [])[:THUMBNAILED_OUTLIERS]]
     for group in duplicates[:THUMBNAILED_GROUPS]:  # identical files need one picture
         files += group.files[: 1 if group.kind == "exact" else THUMBNAILS_PER_GROUP]
     return list(dict.fromkeys(files))
 
 
-def _thumbnails(files: list[str], dataset_id: str, store: Store) -> dict[str, str]:
+def _thumbnails(files: list[str], dataset_id: str, store: Store, modality: str) -> dict[str, str]:
     """file -> data URI for the files still on disk with the content that was assessed."""
     if not files:
         return {}
@@ -160,7 +266,7 @@ def _thumbnails(files: list[str], dataset_id: str, store: Store) -> dict[str, st
     found = {}
     for file in files:
         path = sample_path(sources, file, digests.get(file))
-        uri = thumbnail_uri(path) if path is not None else None
+        uri = thumbnail_uri(path, modality) if path is not None else None
         if uri is not None:
             found[file] = uri
     return found

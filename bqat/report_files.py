@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bqat.settings import get_settings
-from bqat.store import check_dataset_id
+from bqat.store import check_dataset_id, check_reference
 
 
 def report_folder(dataset_id: str) -> Path:
@@ -14,8 +14,10 @@ def report_folder(dataset_id: str) -> Path:
 
 
 def drift_paths(dataset_id: str, reference_id: str) -> tuple[Path, Path]:
-    """The drift report of `dataset_id` against `reference_id`: (HTML, JSON summary)."""
-    stem = f"drift-{check_dataset_id(reference_id)}"
+    """The drift report of `dataset_id` against `reference_id` (`id`, or `id@snapshot` once
+    `Store.pin` resolved a time): (HTML, JSON summary)."""
+    check_reference(reference_id)
+    stem = f"drift-{reference_id}"
     folder = report_folder(dataset_id)
     return folder / f"{stem}.html", folder / f"{stem}.json"
 

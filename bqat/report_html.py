@@ -1,6 +1,7 @@
 """The report page as HTML: one self-contained document, no script, nothing from another host.
 
-Every value from the data is escaped; images are data URIs; links are in-page anchors only.
+Every value from the data is escaped; images are data URIs; links are in-page anchors, and one
+same-host link to the API's CSV export of every row (followed only when clicked).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ STYLE = """
 #bqat-report .chart { display: block; font-size: 10px; fill: #5b6475; }
 #bqat-report .chart rect { fill: #3d7bd9; }
 #bqat-report .chart .axis { stroke: #aab2c0; }
+#bqat-report .banner { border: 1px solid #d9a400; background: #fff6d6; border-radius: 6px;
+  padding: 10px 14px; margin: 12px 0; font-weight: 600; }
+#bqat-report .fail { color: #b3261e; font-weight: 600; }
+#bqat-report .unknown { color: #8a6d00; font-weight: 600; }
+#bqat-report .pass { color: #1e7b34; font-weight: 600; }
 """
 
 
@@ -80,8 +86,14 @@ def _sections(content: ReportContent, version: str) -> str:
     outliers = (content.outliers or {}).get("outliers", [])
     exact = [g for g in content.duplicates if g.kind == "exact"]
     near = [g for g in content.duplicates if g.kind == "near"]
-    cards = [
+    verdicts = content.verdicts
+    cards: list[tuple[str, object]] = [
         ("samples assessed", info.rows),
+        *(
+            [(f"{v} · {verdicts.profile.name}", n) for v, n in verdicts.counts.items()]
+            if verdicts
+            else []
+        ),
         ("errors", info.errors),
         ("outliers", len(outliers) if content.outliers else "not run"),
         ("exact duplicate groups", len(exact)),
@@ -97,6 +109,8 @@ def _sections(content: ReportContent, version: str) -> str:
             + "".join(
                 f'<a href="#{anchor}">{label}</a>'
                 for anchor, label in (
+                    ("bqat-verdicts", "Verdicts"),
+                    ("bqat-samples", "Worst samples"),
                     ("bqat-outliers", "Outliers"),
                     ("bqat-duplicates", "Duplicates"),
                     ("bqat-errors", "Errors"),
@@ -109,6 +123,9 @@ def _sections(content: ReportContent, version: str) -> str:
             + "".join(f'<div class="card"><b>{v}</b>{escape(k)}</div>' for k, v in cards)
             + "</div>",
             _changes_text(content.history),
+            _warning_banner(content.warning),
+            _verdicts_section(content),
+            _worst_section(content),
             _outliers_section(content),
             _duplicates_section(content),
             _errors_section(content),
@@ -132,11 +149,103 @@ def _changes_text(history: list[dict[str, Any]]) -> str:
     )
 
 
+def _warning_banner(warning: str | None) -> str:
+    if warning is None:
+        return ""
+    return f'<div class="banner" id="bqat-warning" role="alert">{escape(warning)}</div>'
+
+
+def _verdicts_section(content: ReportContent) -> str:
+    """Counts per verdict and, per component of the default profile, its threshold, where the
+    value comes from, and how many rows fail it or lack its value."""
+    head = '<h2 id="bqat-verdicts">Verdicts</h2>'
+    verdicts = content.verdicts
+    if verdicts is None:
+        return head + '<p class="none">No quality profile is declared for this modality.</p>'
+    profile = verdicts.profile
+    thresholds = {t.measure: t for t in profile.thresholds}
+    rows = [
+        [
+            f"<code>{escape(name)}</code>",
+            escape(thresholds[name].describe()),
+            _num(failing),
+            _num(missing),
+            escape(thresholds[name].source),
+        ]
+        for name, (failing, missing) in verdicts.components.items()
+    ]
+    counts = " · ".join(f'<span class="{v}">{n} {v}</span>' for v, n in verdicts.counts.items())
+    dataset = content.info.dataset_id
+    return (
+        head + f"<p>Profile <b>{escape(profile.title)}</b> (<code>{escape(profile.name)}</code>, "
+        f"the {escape(profile.modality)} default): {escape(profile.description)}</p>"
+        + f"<p>{counts}. A sample passes when every component passes, fails when one fails, "
+        "and is unknown when none fails but a value is missing (no face found, a measure "
+        "that could not be computed). Verdicts are computed from the stored values when read, "
+        "never stored.</p>"
+        + _table(["component", "passes when", "failing", "unknown (null)", "source"], rows)
+        + '<p class="sub">Every profile and its sources: GET /quality-profiles?modality='
+        f"{escape(profile.modality)}; the rows of one verdict: GET /scan/{escape(dataset)}"
+        f"/profiles?profile={escape(profile.name)}&amp;verdict=fail, or "
+        f"<code>bqat verdicts {escape(dataset)} --verdict fail</code>.</p>"
+    )
+
+
+def _worst_section(content: ReportContent) -> str:
+    """The worst samples with thumbnails, their verdict and failed components, and the link to
+    the CSV export of every row with its verdict."""
+    head = '<h2 id="bqat-samples">Worst samples</h2>'
+    verdicts = content.verdicts
+    if verdicts is None:
+        return head + '<p class="none">No quality profile is declared for this modality.</p>'
+    dataset = content.info.dataset_id
+    export = f"/scan/{dataset}/profiles?format=csv&profile={verdicts.profile.name}"
+    link = (
+        f'<p>Every row with its verdict: <a href="{escape(export)}">CSV export</a> '
+        f"(GET {escape(export)}).</p>"
+    )
+    if not verdicts.worst:
+        return head + '<p class="none">No sample has been assessed yet.</p>' + link
+    by = verdicts.worst_by
+    if by is None:
+        intro = (
+            f"The {len(verdicts.worst)} worst samples by verdict ({escape(content.info.modality)} "
+            "has no overall quality score): failing samples first, the most failed components "
+            "first."
+        )
+    else:
+        intro = (
+            f"The {len(verdicts.worst)} worst samples by <code>{escape(by)}</code>, worst first "
+            "(samples without a value last)."
+        )
+    rows = [
+        [
+            _num(w.rank),
+            _thumb(content.thumbnails.get(w.file)),
+            f"<code>{escape(w.file)}</code>",
+            *([_num(w.value)] if by else []),
+            f'<span class="{w.verdict}">{w.verdict}</span>',
+            "<br>".join(
+                [f"<code>{escape(c)}</code>" for c in w.failed]
+                + [f"<code>{escape(c)}</code> null" for c in w.unknown]
+            ),
+        ]
+        for w in verdicts.worst
+    ]
+    headers = ["rank", "sample", "file", *([by] if by else []), "verdict", "failed components"]
+    return head + f"<p>{intro}</p>" + _table(headers, rows) + link
+
+
 def _distributions_section(content: ReportContent) -> str:
-    """A panel per measure holding values: the measures with a better direction first (the
-    quality measures a reader looks at), then the others, each group in record order."""
+    """A panel per measure holding values: the profile's score and the measures its components
+    read first, then the other measures with a better direction (the quality measures a reader
+    looks at), then the others (pixel coordinates, labels), each group in record order."""
     head = '<h2 id="bqat-distributions">Distributions</h2>'
-    ordered = sorted(content.measures, key=lambda m: m.direction == "none")
+    lead = {name: rank for rank, name in enumerate(content.lead)}
+    ordered = sorted(
+        content.measures,
+        key=lambda m: (lead.get(m.name, len(lead)), m.direction == "none"),
+    )
     panels = [_panel(m, content) for m in ordered]
     drawn = [p for p in panels if p]
     if not drawn:

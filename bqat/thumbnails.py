@@ -1,4 +1,7 @@
-"""Small JPEG thumbnails of stored samples, as data URIs for self-contained reports.
+"""Small thumbnails of stored samples, as data URIs for self-contained reports.
+
+Images are scaled down (JPEG); a modality whose samples are not images has its engine draw one
+(speech: the waveform, PNG), through the same entry point.
 
 A stored row names its file relative to the folder it was scanned from; the dataset remembers
 those folders. A file is shown only when it still has the content that was assessed (same
@@ -11,14 +14,17 @@ import base64
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from bqat.confinement import is_inside
 from bqat.decode import decode_image
+from bqat.engines import get_engine
 from bqat.exceptions import InputError
 from bqat.hashing import file_sha256
 
 THUMBNAIL_SIDE = 112
 JPEG_QUALITY = 80
+_MIME = {".jpg": "image/jpeg", ".png": "image/png"}
 
 
 def sample_path(sources: list[Path], file: str, sha256: str | None) -> Path | None:
@@ -37,9 +43,13 @@ def sample_path(sources: list[Path], file: str, sha256: str | None) -> Path | No
     return None
 
 
-def thumbnail_uri(path: Path, side: int = THUMBNAIL_SIDE) -> str | None:
-    """The image at `path` made to fit `side` x `side`, as a JPEG data URI; None if undecodable."""
+def thumbnail_uri(path: Path, modality: str, side: int = THUMBNAIL_SIDE) -> str | None:
+    """A picture of the `modality` sample at `path` within `side` x `side`, as a data URI: the
+    image scaled down (JPEG), or what the engine draws of it (PNG); None if unreadable."""
+    draw = get_engine(modality).thumbnail
     try:
+        if draw is not None:
+            return _data_uri(".png", draw(path, side), [])
         pixels = decode_image(path).pixels
     except (InputError, OSError):
         return None
@@ -47,7 +57,12 @@ def thumbnail_uri(path: Path, side: int = THUMBNAIL_SIDE) -> str | None:
     if scale < 1.0:
         size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return _data_uri(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+
+
+def _data_uri(extension: str, pixels: np.ndarray, parameters: list[int]) -> str | None:
+    ok, encoded = cv2.imencode(extension, pixels, parameters)
     if not ok:
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+    mime = _MIME[extension]
+    return f"data:{mime};base64," + base64.b64encode(encoded.tobytes()).decode("ascii")

@@ -21,7 +21,7 @@ from bqat.confinement import confine_folder, is_inside, relative_name
 from bqat.exceptions import AccessError, ConfigError
 from bqat.measures import check_modality
 from bqat.settings import get_settings
-from bqat.store import check_dataset_id
+from bqat.store import check_dataset_id, check_reference
 
 AUDIT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # used with fullmatch
 
@@ -68,6 +68,13 @@ def check_audit(folder: str, modality: str, name: str) -> None:
 
 
 def check_datasets(*dataset_ids: str) -> None:
-    """`detect-outliers`, `build-report`, `compare-drift`: valid dataset ids."""
+    """`detect-outliers`, `build-report`: valid dataset ids."""
     for dataset_id in dataset_ids:
         check_dataset_id(dataset_id)
+
+
+def check_drift(dataset_id: str, reference_id: str) -> None:
+    """`compare-drift`: a valid dataset id; the reference may name a past snapshot (`id@N`,
+    `id@time`)."""
+    check_dataset_id(dataset_id)
+    check_reference(reference_id)

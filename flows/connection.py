@@ -31,7 +31,8 @@ from bqat.settings import get_settings
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 180
-_HEALTH_TIMEOUT_S = 1.0
+# Nothing listening answers at once (connection refused); a loaded server may take seconds.
+_HEALTH_TIMEOUT_S = 10.0
 
 
 def prefect_api_url() -> str:
@@ -67,6 +68,11 @@ def flow_server() -> Iterator[str]:
             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: STARTUP_TIMEOUT_S,
             PREFECT_SERVER_ANALYTICS_ENABLED: False,
         }
+        # The temporary server inherits this process's environment: if that holds a server
+        # auth string, the temporary server wants it too, so this process's client sends it.
+        server_auth = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
+        if server_auth and not PREFECT_API_AUTH_STRING.value():
+            updates[PREFECT_API_AUTH_STRING] = server_auth
         target = "ephemeral"
     log.debug("flow runs report to %s", target)
     with temporary_settings(updates=updates):

@@ -1,4 +1,5 @@
-"""`compare-drift`: Evidently's drift report between a dataset and a reference dataset."""
+"""`compare-drift`: Evidently's drift report between a dataset and a reference dataset (or the
+reference as it was at a snapshot: `id@snapshot`, `id@ISO time`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from prefect import flow, get_run_logger
 from bqat.drift import write_drift
 from flows import names
 from flows.artifacts import publish_link
-from flows.checks import check_datasets
+from flows.checks import check_drift
 
 
 @flow(name=names.DRIFT)
@@ -15,8 +16,9 @@ def compare_drift(
     dataset_id: str, reference_id: str, columns: list[str] | None = None
 ) -> dict[str, object]:
     """Compare, store the HTML and JSON summary, and link the report from the Prefect UI."""
-    check_datasets(dataset_id, reference_id)
+    check_drift(dataset_id, reference_id)
     summary, _ = write_drift(dataset_id, reference_id, columns)
+    reference_id = summary.reference_id  # a time resolved to the snapshot it names
     verdict = "drifted" if summary.drifted else "no drift"
     publish_link(
         "drift",

@@ -17,7 +17,7 @@ from flows import names
 SCHEDULE = "17 3 * * *"  # daily, at a quiet hour (UTC)
 
 
-@flow(name=names.MAINTAIN)
+@flow(name=names.MAINTAIN, flow_run_name="maintain store")
 def maintain_store(keep_days: float | None = None) -> None:
     """One pass of the store's upkeep (`Store.maintain`); readers see the same rows throughout."""
     keep = keep_days if keep_days is not None else get_settings().store_keep_days

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from bqat import ConfigError
+from bqat import ConfigError, NotFoundError
 from bqat.drift import compare, read_drift, write_drift
 from bqat.measures import quality_columns
+from bqat.report_files import drift_paths
 from bqat.store import Store
+from flows.checks import check_drift
 
 COLUMNS = ["iso_sharpness", "yaw_degree", "brightness_variance", "iso_head_size"]
 
@@ -85,3 +88,43 @@ def test_the_report_is_stored_offline_and_the_summary_reads_back(store):
     assert set(stored) >= {"dataset_id", "reference_id", "drifted", "share_drifted", "columns"}
     assert stored["columns"]["iso_sharpness"]["drifted"] is True
     assert read_drift("one", "reference") is None
+
+
+def test_drift_against_a_past_snapshot_of_the_same_dataset(store):
+    """A monthly audit: `reference` re-scanned with two columns shifted, compared with itself
+    as it was before; a time names the same snapshot, and the report says which it was."""
+    before = store.history("reference")[-1]
+    shifted = {name: store.table("reference", [name]).column(0).to_numpy() for name in COLUMNS}
+    shifted.update({name: shifted[name] + 6.0 for name in COLUMNS[:2]})
+    store.append("reference", rows=rows(shifted))
+    at = f"reference@{before['snapshot']}"
+
+    summary, path = write_drift("reference", at, COLUMNS)
+    assert {c for c, d in summary.columns.items() if d.drifted} == set(COLUMNS[:2])
+    assert (summary.reference_id, summary.reference_snapshot) == (at, before["snapshot"])
+    assert summary.reference_time == before["time"]
+    assert f"against reference as of snapshot {before['snapshot']}" in path.read_text()
+    assert path == drift_paths("reference", at)[0] and read_drift("reference", at) == summary
+
+    by_time, _ = compare("reference", f"reference@{before['time']}", COLUMNS, store=store)
+    assert by_time.reference_id == at
+    latest, _ = compare("reference", "reference", COLUMNS, store=store)
+    assert latest.reference_snapshot is None and not any(d.drifted for d in latest.columns.values())
+
+
+def test_malformed_references_are_refused_before_any_lookup(store):
+    malformed = ["reference@", "reference@yesterday", "reference@1@2", "reference@\u00b2", "@1"]
+    for reference in [*malformed, "../x@1"]:
+        for check in (check_drift, drift_paths, partial(compare, columns=COLUMNS, store=store)):
+            with pytest.raises(ConfigError, match=r"invalid dataset id|neither a snapshot id nor"):
+                check("two", reference)
+
+
+def test_a_snapshot_that_does_not_exist_is_not_found(store):
+    with pytest.raises(NotFoundError, match="no snapshot 999999"):
+        compare("two", "reference@999999", COLUMNS, store=store)
+    with pytest.raises(NotFoundError, match="no snapshot at or before"):
+        compare("two", "reference@2000-01-01T00:00:00Z", COLUMNS, store=store)
+    first = store.history("reference")[0]["snapshot"]
+    with pytest.raises(NotFoundError, match="unknown dataset two at snapshot"):
+        compare("reference", f"two@{first}", COLUMNS, store=store)

@@ -1,5 +1,6 @@
 """Without a configured Prefect server or a running `bqat serve`, a Python session that scans
-twice starts Prefect's temporary server once, with no telemetry, and both scans complete."""
+twice starts Prefect's temporary server once, with no telemetry, and both scans complete, also
+when a server auth string is in the environment."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ def test_two_scans_in_one_session_share_one_temporary_server(tmp_path, samples, 
     # No Prefect setting at all (the test session's telemetry switch neither): bqat sets them.
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env["DO_NOT_TRACK"] = "0"
+    # A server auth string in the environment (as `bqat serve` users export it) reaches the
+    # temporary server too: the scans' client must then send it.
+    env["PREFECT_SERVER_API_AUTH_STRING"] = "operator:secret"
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     env["BQAT_HOME"] = str(tmp_path / "home")
     env["BQAT_PREFECT_PORT"] = str(free_port())  # nothing answers there

@@ -16,9 +16,11 @@ import cv2
 import numpy as np
 import pytest
 
+from bqat.exceptions import ConfigError
 from bqat.ingest import discover
 from bqat.measures import measures
 from bqat.outliers import detect, write_outliers
+from bqat.quality_profiles import get_profile
 from bqat.report import build_report, write_report
 from bqat.report_html import caption
 from bqat.scanning import assess_batch, plan
@@ -98,9 +100,11 @@ def test_the_page_loads_nothing_from_any_other_host(scanned):
     links = Links()
     links.feed(html)
     assert links.urls, "the parser found no URL at all: it would pass any page"
-    assert all(u.startswith(("data:", "#")) for u in links.urls), {
+    export = "/scan/faces/profiles?format=csv&profile=icao-portrait"  # same host, on a click
+    assert all(u.startswith(("data:", "#")) or u == export for u in links.urls), {
         u[:80] for u in links.urls if not u.startswith(("data:", "#"))
     }
+    assert f'<a href="{export.replace("&", "&amp;")}">' in html
     assert "iframe" not in links.tags
     assert not re.search(r"<script[^>]+src=", html)
 
@@ -149,8 +153,16 @@ def test_each_distribution_panel_carries_the_declared_description_and_unit(scann
     assert (
         "Unit: grey level." in panels["brightness"] and "Range: 0 to 255." in panels["brightness"]
     )
-    quality_first = sorted(shown, key=lambda m: m.direction == "none")
-    assert list(panels) == [m.name for m in quality_first]  # quality measures, then the others
+    components = [t.measure.removesuffix("_scalar") for t in get_profile("face").thresholds]
+    lead = list(dict.fromkeys(components))
+    expected = sorted(
+        shown,
+        key=lambda m: (lead.index(m.name) if m.name in lead else len(lead), m.direction == "none"),
+    )
+    # the profile's components, then the other quality measures, then the rest (coordinates)
+    assert list(panels) == [m.name for m in expected]
+    assert list(panels)[:2] == ["face_count", "iso_inter_eye_distance"]
+    assert list(panels).index("bbox_left") > list(panels).index("iso_sharpness")
     assert html.count("<svg") == len(panels) and "<script" not in scanned[0].read_text()
 
 
@@ -259,3 +271,103 @@ def test_a_large_duplicate_group_shows_its_first_names_and_counts_the_rest(tmp_p
     duplicates = section(build_report("ds", store), "bqat-duplicates")
     assert duplicates.count("<code>") == 12 and "<code>11.jpg</code>" in duplicates
     assert "and 3 more" in duplicates
+
+
+def test_the_report_of_a_scan_gives_verdicts_and_pictures_of_the_worst_samples(scanned):
+    html = scanned[0].read_text()
+    verdicts = section(html, "bqat-verdicts")
+    counts = dict(
+        (v, int(n))
+        for n, v in re.findall(r'<span class="\w+">(\d+) (pass|fail|unknown)</span>', verdicts)
+    )
+    assert sum(counts.values()) == 9  # every assessed file (the broken one is an error)
+    assert "<code>iso_head_pose_yaw</code>" in verdicts and "ISO/IEC 39794-5" in verdicts
+    worst = section(html, "bqat-samples")
+    rows = re.findall(r"<tr><td>.*?</tr>", worst)
+    assert len(rows) == 9
+    assert all('src="data:image/jpeg;base64,' in row for row in rows)
+    assert 'id="bqat-warning"' not in html  # faces were found
+
+
+def fingerprint_report(store: Store, nfiq2: dict[str, int | None], **options) -> str:
+    """The report of a fingerprint dataset whose rows pass every component but `nfiq2`."""
+    good = {t.measure: t.minimum for t in get_profile("fingerprint").thresholds}
+    good["empty_image_or_contrast_too_low"] = 250.0
+    store.create_dataset("fp", "fingerprint")
+    rows = [{**good, "file": f, "sha256": "a" * 64, "nfiq2": v} for f, v in nfiq2.items()]
+    store.append("fp", rows=rows)
+    return build_report("fp", store, **options)
+
+
+def worst_files(html: str) -> list[str]:
+    """The file column of the worst samples' table, top to bottom."""
+    rows = re.findall(r"<tr><td>(.*?)</tr>", section(html, "bqat-samples"))
+    return [re.findall(r"<td><code>([^<]+)</code></td>", row)[0] for row in rows]
+
+
+def test_the_verdict_section_counts_verdicts_and_failing_components(tmp_path):
+    html = fingerprint_report(
+        Store(tmp_path / "store"), {"a.png": 34, "b.png": 35, "c.png": None, "d.png": 80}
+    )
+    verdicts = section(html, "bqat-verdicts")
+    assert re.findall(r'<span class="(\w+)">(\d+) \1</span>', verdicts) == [
+        ("pass", "2"),
+        ("fail", "1"),
+        ("unknown", "1"),
+    ]
+    nfiq2 = re.search(r"<tr><td><code>nfiq2</code></td>(.*?)</tr>", verdicts)[1]
+    cells = re.findall(r"<td>(.*?)</td>", nfiq2)
+    assert cells[0] == "≥ 35" and re.findall(r">(\d+)<", "".join(cells[1:3])) == ["1", "1"]
+    assert "NIST publishes no universal pass mark" in cells[3]
+    # worst first by the profile's score, nfiq2 (higher is better), rows without one last
+    assert worst_files(html) == ["a.png", "b.png", "d.png", "c.png"]
+    samples = section(html, "bqat-samples")
+    assert '<span class="fail">fail</span></td><td><code>nfiq2</code>' in samples
+    assert '<span class="unknown">unknown</span></td><td><code>nfiq2</code> null' in samples
+    assert '<a href="/scan/fp/profiles?format=csv&amp;profile=nfiq2-35">' in samples
+    panels = re.findall(r'id="panel-(\w+)"', section(html, "bqat-distributions"))
+    assert panels[:2] == ["nfiq2", "uniform_image"]  # the score, then the components
+
+
+def test_the_worst_samples_follow_a_chosen_measure_or_the_verdicts(tmp_path):
+    store = Store(tmp_path / "store")
+    by_foreground = fingerprint_report(
+        store, {"a.png": 90, "b.png": 20}, worst_by="mmb"
+    )  # mmb holds no value: every row ties, then by file
+    assert worst_files(by_foreground) == ["a.png", "b.png"]
+    store.create_dataset("faces", "face")
+    profile = get_profile("face")
+    frontal = {t.measure: t.minimum for t in profile.thresholds}
+    store.append(
+        "faces",
+        rows=[
+            {**frontal, "file": "ok.jpg", "sha256": "a" * 64},
+            {**frontal, "file": "turned.jpg", "sha256": "b" * 64, "iso_head_pose_yaw": 30.0},
+            {
+                **frontal,
+                "file": "small.jpg",
+                "sha256": "c" * 64,
+                "iso_head_pose_yaw": 30.0,
+                "iso_inter_eye_distance": 40.0,
+            },
+            {"file": "none.jpg", "sha256": "d" * 64, "face_count": 0},
+        ],
+    )
+    html = build_report("faces", store)
+    # face has no overall score: failing first, the most failed components first
+    assert worst_files(html) == ["small.jpg", "none.jpg", "turned.jpg", "ok.jpg"]
+    assert "has no overall quality score" in section(html, "bqat-samples")
+    with pytest.raises(ConfigError, match="cannot rank samples by 'file'"):
+        build_report("faces", store, worst_by="file")
+
+
+def test_a_banner_says_when_most_samples_look_like_another_modality(tmp_path):
+    store = Store(tmp_path / "store")
+    store.create_dataset("prints", "face")  # fingerprints scanned as faces: no face anywhere
+    store.append(
+        "prints", rows=[{"file": f"{i}.png", "sha256": "a" * 64, "face_count": 0} for i in range(3)]
+    )
+    html = build_report("prints", store)
+    banner = re.search(r'<div class="banner" id="bqat-warning" role="alert">(.*?)</div>', html)[1]
+    assert banner.startswith("100% of the 3 assessed samples fail the face presence check")
+    assert html.index('id="bqat-warning"') < html.index('id="bqat-verdicts"')

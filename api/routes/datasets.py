@@ -4,11 +4,16 @@ Prefect artifacts that summarise the dataset)."""
 from __future__ import annotations
 
 import shutil
+import uuid
+from functools import partial
 
 import anyio
-from litestar import Request, delete, get
+from litestar import Request, delete, get, post
+from litestar.status_codes import HTTP_201_CREATED
 
-from api.schemas import DatasetOut
+from api.schemas import DatasetOut, ImportOut
+from api.uploads import receive_file
+from bqat.imports import import_results
 from bqat.report_files import report_folder
 from bqat.settings import get_settings
 from bqat.store import DatasetInfo, Store, check_dataset_id
@@ -56,4 +61,48 @@ async def delete_dataset(request: Request, dataset_id: str) -> None:
     await request.app.state.runs.delete_artifacts(keys)
 
 
-ROUTES = [list_datasets, get_dataset, delete_dataset]
+IMPORT_FIELDS = frozenset({"modality", "dataset_id", "source"})
+
+
+@post(
+    "/datasets/import",
+    summary="A dataset from another tool's results (bqat's export, OFIQ's or NFIQ 2's CSV)",
+    status_code=HTTP_201_CREATED,
+    request_max_body_size=None,  # streamed to disk under BQAT_MAX_UPLOAD_BYTES instead
+)
+async def import_dataset(request: Request) -> ImportOut:
+    """Multipart `file` (CSV or Parquet), `modality`, optional `dataset_id` and `source`
+    (bqat, ofiq, nfiq2; sniffed from the header when absent). Their columns that mean what
+    ours do are mapped (`mapped`: theirs -> ours), the rest kept as text (`extra`). A file
+    that cannot be read is a 422 naming its line and column; one over BQAT_MAX_UPLOAD_BYTES
+    a 413."""
+    settings = get_settings()
+    target = settings.home / "uploads" / f".import-{uuid.uuid4().hex}"
+    length = request.headers.get("content-length")
+    fields = await receive_file(
+        request.headers.get("content-type", ""),
+        int(length) if length and length.isdigit() else None,
+        request.stream(),
+        target,
+        settings.max_upload_bytes,
+        IMPORT_FIELDS,
+    )
+    try:
+        summary = await anyio.to_thread.run_sync(
+            partial(
+                import_results,
+                target,
+                fields.get("modality", ""),
+                dataset_id=fields.get("dataset_id") or None,
+                source=fields.get("source") or None,
+                store=request.app.state.store,
+            )
+        )
+    finally:
+        target.unlink(missing_ok=True)
+    return ImportOut(
+        dataset_id=summary.dataset_id, rows=summary.rows, mapped=summary.mapped, extra=summary.extra
+    )
+
+
+ROUTES = [list_datasets, get_dataset, delete_dataset, import_dataset]

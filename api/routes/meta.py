@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import get
 
-from api.schemas import InfoOut, MeasureSpec, ModelOut, measure_specs
+from api.schemas import InfoOut, MeasureSpec, ModelOut, SessionOut, measure_specs
 from bqat._version import __version__
 from bqat.assessment import specification
 from bqat.measures import available_modalities, check_modality
@@ -22,11 +22,12 @@ def info() -> InfoOut:
     Sessions load on first use, so before any assessment ran here `providers` says what a session
     would request; after, what the loaded sessions really run on (a CUDA request can fall back).
     """
-    from bqat.assessment import models_used
+    from bqat.assessment import models_used, sessions_used
     from bqat.models import get_spec
     from bqat.models.runtime import (
         active_providers,
         loaded_providers,
+        model_of,
         onnxruntime_module,
         providers,
     )
@@ -34,16 +35,31 @@ def info() -> InfoOut:
     modalities = available_modalities()
     requested = providers()
     loaded = loaded_providers()
-    names = {name for m in modalities for name in models_used(m)} | set(loaded)
+    session_names = sorted({s for m in modalities for s in sessions_used(m)} | set(loaded))
+    names = {name for m in modalities for name in models_used(m)} | set(map(model_of, loaded))
     specs = [get_spec(name) for name in sorted(names)]
+    first_loaded: dict[str, list[str]] = {}  # model -> the providers of its first loaded session
+    for name, used in loaded.items():
+        first_loaded.setdefault(model_of(name), used)
     models = [
         ModelOut(
             name=spec.name,
             sha256=spec.sha256,
-            loaded=spec.name in loaded,
-            providers=loaded.get(spec.name, requested if spec.is_onnx else []),
+            loaded=spec.name in first_loaded,
+            providers=first_loaded.get(spec.name, requested if spec.is_onnx else []),
         )
         for spec in specs
+    ]
+    sessions = [
+        SessionOut(
+            name=name,
+            model=model_of(name),
+            file=get_spec(model_of(name)).file,
+            sha256=get_spec(model_of(name)).sha256,
+            loaded=name in loaded,
+            providers=loaded.get(name, requested),
+        )
+        for name in session_names
     ]
     return InfoOut(
         version=__version__,
@@ -53,6 +69,7 @@ def info() -> InfoOut:
         loaded_sessions=len(loaded),
         requested_providers=requested,
         available_providers=list(onnxruntime_module().get_available_providers()),
+        sessions=sessions,
     )
 
 

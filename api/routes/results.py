@@ -25,17 +25,29 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from api.runs import Runs
-from api.schemas import DetectorOut, FileError, OutlierRequest, ProfilesPage, TaskStarted
+from api.schemas import (
+    DetectorOut,
+    FileError,
+    OutlierRequest,
+    ProfilesPage,
+    QualityProfileOut,
+    TaskStarted,
+)
 from bqat.drift import read_drift
 from bqat.exceptions import ConfigError
+from bqat.measures import available_modalities, check_modality
 from bqat.outliers import DETECTORS, check_columns, check_request, read_outliers
+from bqat.quality_profiles import quality_profiles
 from bqat.report_files import drift_paths
 from bqat.store import Filter, Store
 from bqat.store.schema import row_schema
+from bqat.store.store import json_items
+from bqat.verdicts import joined_components, verdict_rows
 from flows import names
 
 MAX_PAGE = 1000
 AS_OF = "a past state: a snapshot id (GET /scan/{id}/history) or an ISO 8601 time"
+REFERENCE = "the reference dataset `id`, or it as it was: `id@snapshot` or `id@ISO 8601 time`"
 _FILTER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(<=|>=|!=|=|<|>)(.*)$")
 
 
@@ -113,6 +125,9 @@ def profiles(
     request: Request,
     dataset_id: str,
     offset: Annotated[int, Parameter(ge=0)] = 0,
+    skip: Annotated[
+        int | None, Parameter(ge=0, description="BQAT-API's name of `offset` (deprecated)")
+    ] = None,
     limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
     order_by: Annotated[str | None, Parameter(description="col,-col (descending)")] = None,
     filter_: Annotated[
@@ -124,20 +139,53 @@ def profiles(
         Parameter(query="format", description="csv and parquet export every matching row"),
     ] = "json",
     as_of: Annotated[str | None, Parameter(description=AS_OF)] = None,
+    verdict: Annotated[
+        Literal["pass", "fail", "unknown"] | None,
+        Parameter(description="only rows with this verdict under `profile`"),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        Parameter(
+            description="a quality profile (GET /quality-profiles); with it or `verdict`, "
+            "each row carries `verdict`, `failed_components` and `unknown_components` "
+            "(default profile: the modality's first)"
+        ),
+    ] = None,
 ) -> Any:
+    if skip is not None:  # a BQAT-API client pages with it: never ignored
+        if offset not in (0, skip):
+            raise ConfigError(
+                f"offset {offset} and skip {skip} differ: give one (skip is BQAT-API's)"
+            )
+        offset = skip
     store: Store = request.app.state.store
     schema = row_schema(store.dataset(dataset_id, as_of=as_of).modality)
     filters = [parse_filter(f, schema) for f in filter_ or []]
     order = [t for t in (order_by or "").split(",") if t]
-    if format_ == "json":
+    judged = verdict is not None or profile is not None
+    if format_ == "json" and not judged:
         page = store.profiles(
             dataset_id, offset=offset, limit=limit, order_by=order, filters=filters, as_of=as_of
         )
         return ProfilesPage(items=page.items, total=page.total, offset=offset, limit=limit)
-    table, _ = store.rows(dataset_id, order_by=order, filters=filters, as_of=as_of)
+    if judged:  # verdicts computed now from the stored values, then filtered and paged
+        table, _ = verdict_rows(
+            store,
+            dataset_id,
+            profile=profile,
+            verdict=verdict,
+            order_by=order,
+            filters=filters,
+            as_of=as_of,
+        )
+    else:
+        table, _ = store.rows(dataset_id, order_by=order, filters=filters, as_of=as_of)
+    if format_ == "json":
+        page_rows = json_items(table.slice(offset, limit))
+        return ProfilesPage(items=page_rows, total=table.num_rows, offset=offset, limit=limit)
     buffer = io.BytesIO()
     if format_ == "csv":
-        pacsv.write_csv(csv_safe(table), buffer)
+        pacsv.write_csv(csv_safe(joined_components(table)), buffer)
         media = "text/csv"
     else:
         pq.write_table(table, buffer, compression="zstd")
@@ -147,6 +195,19 @@ def profiles(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{dataset_id}.{format_}"'},
     )
+
+
+@get("/quality-profiles", summary="Quality profiles and their thresholds", sync_to_thread=False)
+def quality_profile_list(modality: str | None = None) -> list[QualityProfileOut]:
+    """The declared quality profiles of one modality (or of every built one), the modality's
+    default first: each threshold with the values that pass and where they come from. Rows of
+    a dataset with their verdicts: GET /scan/{id}/profiles?profile=NAME&verdict=fail."""
+    modalities = [check_modality(modality)] if modality else available_modalities()
+    return [
+        QualityProfileOut.of(p.to_json(), default=index == 0)
+        for m in modalities
+        for index, p in enumerate(quality_profiles(m))
+    ]
 
 
 @get("/scan/{dataset_id:str}/errors", summary="Per-file errors", sync_to_thread=True)
@@ -195,13 +256,16 @@ _MAKING = "no result is stored yet: task `tid` makes it; GET again when that tas
 async def drift(
     request: Request,
     dataset_id: str,
-    reference: str,
+    reference: Annotated[str, Parameter(description=REFERENCE)],
     format_: Annotated[Literal["html", "json"], Parameter(query="format")] = "html",
 ) -> Response[Any]:
     """The stored comparison (HTML, or JSON with `format=json`). When there is none, a
     compare-drift run is started on the workers (or the one already under way is named): 202
-    `{tid}`. 409 while either dataset is being scanned; 404 for an unknown dataset."""
+    `{tid}`. `reference` may name a past state, `id@snapshot` or `id@ISO time` (resolved to its
+    snapshot). 409 while either dataset is being scanned (a past snapshot stays as it is); 404
+    for an unknown dataset or snapshot; 422 for a malformed reference."""
     store: Store = request.app.state.store
+    reference = await anyio.to_thread.run_sync(store.pin, reference)
     found = await anyio.to_thread.run_sync(_stored_drift, store, dataset_id, reference, format_)
     if found is not None:
         return found
@@ -312,4 +376,13 @@ def detectors() -> list[DetectorOut]:
     return [DetectorOut(name=n, description=d) for n, d in DETECTORS.items()]
 
 
-ROUTES = [profiles, errors, history, drift, outliers, rerun_outliers, detectors]
+ROUTES = [
+    profiles,
+    quality_profile_list,
+    errors,
+    history,
+    drift,
+    outliers,
+    rerun_outliers,
+    detectors,
+]

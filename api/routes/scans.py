@@ -31,6 +31,37 @@ from bqat.store import Store, check_dataset_id
 from flows import names
 
 SCAN_KEYS = ("pattern", "batch_size")  # scan options; every other option goes to the engine
+# BQAT-API's `options.engine`: its names of the modality's default engine are the engine here;
+# the tools it could run instead are not run here, and are refused saying so.
+DEFAULT_ENGINES = ("default", "bqat")
+OTHER_ENGINES = {
+    "ofiq": "BSI OFIQ",
+    "biqt": "MITRE BIQT",
+    "fusion": "BQAT-API's fusion of its bqat, OFIQ and BIQT face engines",
+}
+
+
+def check_engine(engine: object, modality: str | None) -> None:
+    """ConfigError (422) unless `engine` names the engine bqat runs for the modality."""
+    if engine in DEFAULT_ENGINES:
+        return
+    tool = OTHER_ENGINES.get(engine) if isinstance(engine, str) else None
+    ours = f"its own {modality} engine" if modality else "its own engine for each modality"
+    listed = f"?modality={modality}" if modality else ""
+    raise ConfigError(
+        f"engine {engine!r}{f' ({tool})' if tool else ''} is not available: bqat runs "
+        f"{ours} (its measures: GET /specification{listed}); leave `engine` out or give "
+        "'default'"
+    )
+
+
+def one_value(what: str, given: dict[str, str | None]) -> str | None:
+    """The value of `what` given in one or several places; 422 when two of them differ."""
+    values = {name: value for name, value in given.items() if value is not None}
+    if len(set(values.values())) > 1:
+        named = " and ".join(f"{name} {value!r}" for name, value in values.items())
+        raise ConfigError(f"{what} is given twice, differently: {named}; give it once")
+    return next(iter(values.values()), None)
 
 
 def scan_parameters(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -66,6 +97,9 @@ async def start_scan(
     gave that the scan will not see, with the reason) are stored as error rows on admission.
     """
     check_modality(modality)
+    if "engine" in options:
+        check_engine(options["engine"], modality)
+        options = {k: v for k, v in options.items() if k != "engine"}
     scan, engine = scan_parameters(options)
     engine = check_options(modality, engine)
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
@@ -104,17 +138,31 @@ async def start_scan(
     return TaskCreated(tid=tid, dataset_id=dataset_id)
 
 
+QueryModality = Annotated[
+    str | None,
+    Parameter(query="modality", description="The body's `modality`, in the query instead."),
+]
+
+
 @post("/scan", summary="Scan a folder or files under a data root", status_code=HTTP_201_CREATED)
-async def scan_folder(request: Request, data: ScanRequest) -> TaskCreated:
+async def scan_folder(
+    request: Request, data: ScanRequest, modality: QueryModality = None
+) -> TaskCreated:
+    """`modality` in the body or the query (BQAT-API's clients send it there), `collection` for
+    `dataset_id`: each may be given in both places only with the same value."""
+    chosen = one_value("modality", {"?modality=": modality, "the body's modality": data.modality})
+    if chosen is None:
+        raise ConfigError("modality is required: in the body or as ?modality=")
+    dataset_id = one_value(
+        "the dataset", {"dataset_id": data.dataset_id, "collection": data.collection}
+    )
     roots = get_settings().data_root
     if isinstance(data.input, str):
         source, files = resolve_folder(data.input, roots), None
         await anyio.to_thread.run_sync(_readable, source, data.input)
     else:
         source, files = resolve_files(data.input, roots)
-    return await start_scan(
-        request, data.modality, data.options, data.dataset_id, str(source), files
-    )
+    return await start_scan(request, chosen, data.options, dataset_id, str(source), files)
 
 
 def _readable(folder: Path, name: str) -> None:

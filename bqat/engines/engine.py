@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -19,6 +20,9 @@ from pydantic import BaseModel
 from bqat.exceptions import BqatError
 from bqat.measures.declaration import Measure
 from bqat.validation import validated
+
+if TYPE_CHECKING:
+    from bqat.quality_profiles import Profile
 
 MEASURE_ERRORS = "measure_errors"
 log = logging.getLogger(__name__)
@@ -31,7 +35,12 @@ class Engine:
     `options` is a strict pydantic model (unknown keys refused) of the per-call options;
     `models` names the registered model files the engine runs, checked before a scan starts;
     `extensions` are the file suffixes a scan picks up (decoding still goes by content);
-    `context(sample, file, options)` decodes the sample and runs every preprocessing stage once.
+    `context(sample, file, options)` decodes the sample and runs every preprocessing stage once;
+    `derived_sessions` names the ONNX Runtime sessions it builds from parts of its models'
+    graphs (`model/part`), besides each ONNX model's own session, so /info can list them;
+    `thumbnail(path, side)` draws a sample that is not an image (speech: its waveform) as BGR
+    pixels within side x side for the report; None: samples are images, shown scaled down;
+    `profiles` are its quality profiles (bqat.quality_profiles), the modality's default first.
     """
 
     modality: str
@@ -40,6 +49,9 @@ class Engine:
     models: tuple[str, ...]
     extensions: frozenset[str]
     context: Callable[[Any, str | None, Any], Any]
+    derived_sessions: tuple[str, ...] = ()
+    thumbnail: Callable[[Path, int], np.ndarray] | None = None
+    profiles: tuple[Profile, ...] = ()
 
 
 def assess_with(

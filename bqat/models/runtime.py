@@ -7,7 +7,9 @@ checked here, at first use, with an actionable message instead of an ImportError
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 _CPU = "CPUExecutionProvider"
 _CUDA = "CUDAExecutionProvider"
+PART_SEPARATOR = "/"  # a session derived from part of a model's graph: "model/part"
 _lock = threading.Lock()
 _sessions: dict[str, onnxruntime.InferenceSession] = {}
 
@@ -63,8 +66,14 @@ def providers() -> list[str]:
 
 
 def session_options() -> onnxruntime.SessionOptions:
-    """The options of every session bqat creates: BQAT_THREADS intra-op threads, quiet."""
-    options = onnxruntime_module().SessionOptions()
+    """The options of every session bqat creates: BQAT_THREADS intra-op threads, quiet, every
+    graph optimisation."""
+    ort = onnxruntime_module()
+    options = ort.SessionOptions()
+    # ONNX Runtime's default, stated because it was measured: ORT_ENABLE_BASIC gives the same
+    # outputs (within 2 float32 ulps) but makes a face record 1.3x slower (YuNet 3x, the DNSMOS
+    # graphs 2x), and FaceLandmarker v2, the one model it might help, runs at 0.9-1.06x.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = get_settings().threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
@@ -79,24 +88,46 @@ def session(name: str) -> onnxruntime.InferenceSession:
 
     ONNX Runtime sessions are safe to `run` from several threads, so one per process serves all.
     """
+    if not get_spec(name).is_onnx:
+        raise ModelError(f"model {name} ({get_spec(name).file}) is not an ONNX model")
+    return _session(name, name, str)
+
+
+def derived_session(
+    model: str, part: str, graph: Callable[[Path], bytes]
+) -> onnxruntime.InferenceSession:
+    """The process's session `model/part`: the graph `graph` derives from the model's verified
+    file (serialised ONNX), created on first use, listed beside the whole model's sessions."""
+    return _session(f"{model}{PART_SEPARATOR}{part}", model, graph)
+
+
+def model_of(session_name: str) -> str:
+    """The registered model a session (`model` or `model/part`) runs."""
+    return session_name.split(PART_SEPARATOR, 1)[0]
+
+
+def _session(
+    key: str, model: str, graph: Callable[[Path], str | bytes]
+) -> onnxruntime.InferenceSession:
     with _lock:
-        existing = _sessions.get(name)
+        existing = _sessions.get(key)
         if existing is not None:
             return existing
-        if not get_spec(name).is_onnx:
-            raise ModelError(f"model {name} ({get_spec(name).file}) is not an ONNX model")
         ort = onnxruntime_module()
-        path = resolve(name)
+        path = resolve(model)
+        source = graph(path)
         try:
-            created = ort.InferenceSession(str(path), session_options(), providers=providers())
+            created = ort.InferenceSession(source, session_options(), providers=providers())
         except Exception as exc:  # ORT raises its own untyped errors for corrupt graphs
-            raise ModelError(f"model {name}: ONNX Runtime cannot load {path}: {exc}") from exc
-        _sessions[name] = created
+            raise ModelError(
+                f"model {model}: ONNX Runtime cannot load {key} from {path}: {exc}"
+            ) from exc
+        _sessions[key] = created
         return created
 
 
 def loaded_providers() -> dict[str, list[str]]:
-    """name -> the providers its session actually runs on, for each session created so far.
+    """session name -> the providers it actually runs on, for each session created so far.
 
     ONNX Runtime drops a requested provider it cannot initialise (CUDA without a usable GPU), so
     this can be less than `providers()` asked for.

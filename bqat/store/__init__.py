@@ -1,5 +1,21 @@
 """The result store: a DuckLake of one table per dataset, read and written by any process."""
 
-from bqat.store.store import DatasetInfo, Filter, Page, Store, check_dataset_id, check_layout
+from bqat.store.store import (
+    DatasetInfo,
+    Filter,
+    Page,
+    Store,
+    check_dataset_id,
+    check_layout,
+    check_reference,
+)
 
-__all__ = ["DatasetInfo", "Filter", "Page", "Store", "check_dataset_id", "check_layout"]
+__all__ = [
+    "DatasetInfo",
+    "Filter",
+    "Page",
+    "Store",
+    "check_dataset_id",
+    "check_layout",
+    "check_reference",
+]

@@ -39,10 +39,19 @@ from bqat.store import lake
 from bqat.store.schema import ERROR_SCHEMA, row_schema
 
 _DATASET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # fullmatch: `$` took "x\n"
+_SNAPSHOT_ID = re.compile(r"[0-9]{1,18}")  # str.isdigit takes "²", which int() refuses
 Operator = Literal["=", "!=", "<", "<=", ">", ">="]
-OPERATORS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=")
+_COMPARE = {
+    "=": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+}
 _CACHED_DATASETS = 2
 _JSON_COLUMNS = ("models", "options", "measure_errors")
+_FILLED = ("dataset_id", "scanned_at")  # by the insert
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN"}
 _QUIET = ("source", "evolve")  # commits that change no row: not listed in the history
 
@@ -58,7 +67,8 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Filter:
-    """`column op value`; the column must be a stored column, the value is a bound parameter."""
+    """`column op value`; the column must be a stored column, the value is never spliced into
+    a query."""
 
     column: str
     op: Operator
@@ -81,6 +91,20 @@ def check_dataset_id(dataset_id: str) -> str:
             "starting with a letter or digit"
         )
     return dataset_id
+
+
+def check_reference(reference: str) -> tuple[str, str | None]:
+    """`{id}` or `{id}@{snapshot id or ISO 8601 time}` (a dataset as it was then), split into
+    the id and the snapshot or time; anything else is refused before any lookup."""
+    dataset_id, at, as_of = (
+        reference.partition("@") if isinstance(reference, str) else (reference, "", "")
+    )
+    check_dataset_id(dataset_id)
+    if not at:
+        return dataset_id, None
+    if not _SNAPSHOT_ID.fullmatch(as_of):
+        _moment(as_of)
+    return dataset_id, as_of
 
 
 def check_layout(root: Path) -> None:
@@ -127,11 +151,17 @@ class Store:
 
     # Datasets -------------------------------------------------------------------------------
 
-    def create_dataset(self, dataset_id: str, modality: str) -> DatasetInfo:
-        """Create the dataset, or return it when it exists with the same modality."""
+    def create_dataset(
+        self, dataset_id: str, modality: str, extra: Sequence[str] = ()
+    ) -> DatasetInfo:
+        """Create the dataset, or return it when it exists with the same modality.
+
+        `extra`: text columns beyond the declared ones (another tool's results kept by an
+        import), after them in every row.
+        """
         con, lk = self._con()
         check_dataset_id(dataset_id)
-        schema = row_schema(check_modality(modality))
+        schema = _schema({"modality": check_modality(modality), "extra": list(extra)})
 
         def create(cur: duckdb.DuckDBPyConnection) -> None:
             existing = _comment(cur, lk, dataset_id)
@@ -144,6 +174,8 @@ class Store:
             columns = ", ".join(f"{_quote(f.name)} {_sql_type(f.type)}" for f in schema)
             cur.execute(f"CREATE TABLE {_table(lk, dataset_id)} ({columns}, reason VARCHAR)")
             meta = {"dataset_id": dataset_id, "modality": modality, "created": _now().isoformat()}
+            if extra:
+                meta["extra"] = list(extra)
             _set_comment(cur, lk, dataset_id, meta)
             _message(cur, lk, dataset_id, "create")
 
@@ -183,9 +215,7 @@ class Store:
     def datasets(self) -> list[DatasetInfo]:
         with self._cursor() as (cur, lk):
             comments = cur.execute(
-                f"SELECT g.value FROM {_meta(lk)}.ducklake_table t JOIN {_meta(lk)}.ducklake_tag g "
-                "ON g.object_id = t.table_id AND g.key = 'comment' AND g.end_snapshot IS NULL "
-                "WHERE t.end_snapshot IS NULL"
+                "SELECT comment FROM duckdb_tables() WHERE database_name = ?", [lk]
             ).fetchall()
         found = []
         for (comment,) in comments:
@@ -233,41 +263,39 @@ class Store:
     def append(
         self,
         dataset_id: str,
-        rows: Sequence[dict[str, Any]] = (),
+        rows: Sequence[dict[str, Any]] | pa.Table = (),
         errors: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Store one batch in one transaction: its files' rows and errors replace their old ones.
 
         Rows hold the bookkeeping columns (file, sha256, engine_version, models, options,
         measure_errors; dataset_id and scanned_at are filled in) and the measures; unknown keys
-        are refused. Errors hold file, sha256 (may be None) and reason.
+        are refused. They may come as one Arrow table of those columns, which skips the per-row
+        conversion. Errors hold file, sha256 (may be None) and reason.
         """
-        if not rows and not errors:
+        schema = _schema(self._entry(dataset_id).meta)
+        parts = [_arrow(given, kind) for given, kind in ((rows, schema), (errors, ERROR_SCHEMA))]
+        if not any(part.num_rows for part in parts):
             return
-        schema = row_schema(self._entry(dataset_id).meta["modality"])
-        _check_columns(rows, schema)
-        _check_columns(errors, ERROR_SCHEMA)
+        batch = pa.concat_tables([p for p in parts if p.num_rows], promote_options="default")
         self._evolve(dataset_id, schema)
-        con, lk = self._con()
+        con, lk = lake.attach(self.catalog, self.data, writer=True)
         target = _table(lk, dataset_id)
+        bounds = [v.as_py() for v in pc.min_max(batch.column("file")).values()]
 
         def write(cur: duckdb.DuckDBPyConnection) -> None:
-            stamp = _now()  # taken per attempt: a retried batch is the later event
-            parts = []
-            if rows:
-                parts.append(_arrow(rows, schema, dataset_id, stamp))
-            if errors:
-                parts.append(_arrow(errors, ERROR_SCHEMA, dataset_id, stamp))
-            batch = pa.concat_tables(parts, promote_options="default")
             cur.register("batch", batch)
             # The constant bounds let DuckLake skip the data files whose names lie outside.
-            deleted = (
+            changed = cur.execute(
                 f"DELETE FROM {target} WHERE file BETWEEN ? AND ? "
-                "AND file IN (SELECT file FROM batch)"
+                "AND file IN (SELECT file FROM batch)",
+                bounds,
+            ).fetchone()[0]
+            cur.execute(  # stamped per attempt: a retried batch is the later event
+                f"INSERT INTO {target} BY NAME SELECT *, ? AS dataset_id, "
+                "?::TIMESTAMPTZ AS scanned_at FROM batch",
+                [dataset_id, _now()],
             )
-            bounds = [v.as_py() for v in pc.min_max(batch.column("file")).values()]
-            changed = cur.execute(deleted, bounds).fetchone()[0]  # rows stored before
-            cur.execute(f"INSERT INTO {target} BY NAME SELECT * FROM batch")
             cur.unregister("batch")
             _message(cur, lk, dataset_id, "append", added=batch.num_rows - changed, changed=changed)
 
@@ -279,13 +307,8 @@ class Store:
         Returns False when a concurrent commit made the merge give up (nothing is lost).
         """
         self._entry(dataset_id)
-        name = _table_name(dataset_id)
         try:
-            lake.retry(lambda: self._call("ducklake_flush_inlined_data", table_name=name))
-            lake.retry(
-                lambda: self._call("ducklake_rewrite_data_files", name, delete_threshold=0.0)
-            )
-            lake.retry(lambda: self._call("ducklake_merge_adjacent_files", name))
+            self._merge(_table_name(dataset_id))
         except duckdb.Error:
             return False
         return True
@@ -296,16 +319,23 @@ class Store:
         (a reader may still be reading them) and those no commit ever recorded (a writer
         killed mid-batch) once a day old."""
         grace = _now() - timedelta(seconds=grace_s)
+        self._merge()
         for function, options in (
-            ("ducklake_flush_inlined_data", {}),
-            ("ducklake_rewrite_data_files", {"delete_threshold": 0.0}),
-            ("ducklake_merge_adjacent_files", {}),
             ("ducklake_expire_snapshots", {"older_than": _now() - timedelta(days=keep_days)}),
             ("ducklake_cleanup_old_files", {"older_than": grace}),
             ("ducklake_delete_orphaned_files", {"older_than": min(grace, _now() - timedelta(1))}),
         ):
             lake.retry(lambda function=function, options=options: self._call(function, **options))
         self._purge()  # a deletion that a crash interrupted
+
+    def _merge(self, table: str | None = None) -> None:
+        """Write inlined rows out, rewrite files with deleted rows and merge small files, of
+        one table or of every table."""
+        named = {} if table is None else {"table_name": table}
+        args = () if table is None else (table,)
+        lake.retry(lambda: self._call("ducklake_flush_inlined_data", **named))
+        lake.retry(lambda: self._call("ducklake_rewrite_data_files", *args, delete_threshold=0.0))
+        lake.retry(lambda: self._call("ducklake_merge_adjacent_files", *args))
 
     # Reading --------------------------------------------------------------------------------
 
@@ -329,20 +359,14 @@ class Store:
         """One page of the dataset's rows (latest per file), ordered and filtered.
 
         `order_by` names stored columns, `-column` for descending; rows are then ordered by file
-        so pages are stable. Columns are checked against the stored schema and quoted; values
-        are bound parameters, never spliced into the SQL. `as_of`: a snapshot id or an ISO 8601
+        so pages are stable. Columns are checked against the stored schema; filters compare
+        values as values, never spliced into a query. `as_of`: a snapshot id or an ISO 8601
         time, to read a past state.
         """
         page, total = self.rows(
             dataset_id, offset=offset, limit=limit, order_by=order_by, filters=filters, as_of=as_of
         )
-        items = page.to_pylist()
-        for item in items:
-            item["scanned_at"] = item["scanned_at"].isoformat()
-            for column in _JSON_COLUMNS:  # objects, not JSON text inside JSON
-                if item[column] is not None:  # null: stored before the column existed
-                    item[column] = json.loads(item[column])
-        return Page(items=items, total=total, offset=offset, limit=limit)
+        return Page(items=json_items(page), total=total, offset=offset, limit=limit)
 
     def rows(
         self,
@@ -359,22 +383,14 @@ class Store:
             raise ConfigError("offset and limit must not be negative")
         latest = self._latest(dataset_id, as_of)
         columns = latest.table.column_names
-        where, params = _where(filters, columns)
-        order = [*(_order_term(term, columns) for term in order_by), '"file"']
-        if not filters:
-            total = latest.table.num_rows
-            end = total if limit is None else min(total, offset + limit)
-            return latest.take(latest.order(tuple(order_by))[offset:end]), total
-        with self._cursor() as (cur, _):
-            cur.register("latest", latest.table)
-            base = f"SELECT * FROM latest {where}"
-            total = cur.execute(f"SELECT count(*) FROM ({base})", params).fetchone()[0]
-            page = cur.execute(
-                f"{base} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
-                [*params, limit if limit is not None else total, offset],
-            ).to_arrow_table()
-            cur.unregister("latest")
-        return _utc(page), int(total)
+        for column in (term.removeprefix("-") for term in order_by):
+            if column not in columns:
+                raise ConfigError(f"cannot order by {column!r}: not a stored column")
+        if filters:  # filtered in Arrow, sorted once (not kept)
+            latest = _Latest(_filtered(latest.table, filters))
+        total = latest.table.num_rows
+        end = total if limit is None else min(total, offset + limit)
+        return latest.take(latest.order(tuple(order_by))[offset:end]), total
 
     def table(
         self, dataset_id: str, columns: Sequence[str], *, as_of: int | str | None = None
@@ -389,32 +405,24 @@ class Store:
     def summary(self, dataset_id: str) -> list[dict[str, Any]]:
         """count, min, mean, median and max of every numeric measure column of the dataset."""
         latest = self._latest(dataset_id).table
-        numeric = [
-            f.name
-            for f in latest.schema
-            if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)
-        ]
-        if not latest.num_rows or not numeric:
-            return []
-        aggregates = ", ".join(
-            f"count({q}), min({q}), avg({q}), median({q}), max({q})" for q in map(_quote, numeric)
-        )
-        with self._cursor() as (cur, _):
-            cur.register("latest", latest)
-            values = cur.execute(f"SELECT {aggregates} FROM latest").fetchone()
-            cur.unregister("latest")
-        return [
-            {
-                "column": column,
-                "count": values[5 * i],
-                "min": values[5 * i + 1],
-                "mean": values[5 * i + 2],
-                "median": values[5 * i + 3],
-                "max": values[5 * i + 4],
-            }
-            for i, column in enumerate(numeric)
-            if values[5 * i]
-        ]
+        found = []
+        for field in latest.schema:
+            column = latest.column(field.name)
+            count = len(column) - column.null_count
+            if count and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+                least, most = pc.min_max(column).values()
+                median = pc.quantile(column, q=0.5)[0]  # interpolated, as SQL's median
+                found.append(
+                    {
+                        "column": field.name,
+                        "count": count,
+                        "min": least.as_py(),
+                        "mean": pc.mean(column).as_py(),
+                        "median": median.as_py(),
+                        "max": most.as_py(),
+                    }
+                )
+        return found
 
     def errors(self, dataset_id: str, *, as_of: int | str | None = None) -> list[dict[str, Any]]:
         """The files whose latest event is an error, with the reason, ordered by file."""
@@ -463,25 +471,32 @@ class Store:
             ).fetchall()
         return [path for (path,) in found]
 
-    def snapshot(self, as_of: int | str | datetime) -> int:
-        """The id of the snapshot `as_of` names: its id, or the last one at an ISO 8601 time."""
+    def snapshot(self, as_of: int | str | datetime) -> tuple[int, datetime]:
+        """The id and time of the snapshot `as_of` names: its id, or the last one at an ISO 8601
+        time."""
+        by_id = isinstance(as_of, int) or _SNAPSHOT_ID.fullmatch(str(as_of))
+        where = "snapshot_id = ?" if by_id else "snapshot_time <= ?"
         with self._cursor() as (cur, lk):
-            if isinstance(as_of, int) or (isinstance(as_of, str) and as_of.isdigit()):
-                found = cur.execute(
-                    f"SELECT snapshot_id FROM {_meta(lk)}.ducklake_snapshot WHERE snapshot_id = ?",
-                    [int(as_of)],
-                ).fetchone()
-                if found is None:
-                    raise NotFoundError(f"no snapshot {as_of} (expired, or never made)")
-                return int(found[0])
-            moment = _moment(as_of)
             found = cur.execute(
-                f"SELECT max(snapshot_id) FROM {lk}.snapshots() WHERE snapshot_time <= ?",
-                [moment],
+                f"SELECT snapshot_id, snapshot_time FROM {lk}.snapshots() "
+                f"WHERE {where} ORDER BY snapshot_id DESC LIMIT 1",
+                [int(as_of) if by_id else _moment(as_of)],
             ).fetchone()
-        if found[0] is None:
-            raise NotFoundError(f"no snapshot at or before {moment.isoformat()}")
-        return int(found[0])
+        if found is None:
+            raise NotFoundError(
+                f"no snapshot {as_of} (expired, or never made)"
+                if by_id
+                else f"no snapshot at or before {_moment(as_of).isoformat()}"
+            )
+        return int(found[0]), found[1].astimezone(UTC)
+
+    def pin(self, reference: str) -> str:
+        """`reference` with a time resolved to the snapshot id it names (`id@N`), once the
+        dataset is known to exist there: a comparison against it is stored under that name."""
+        dataset_id, as_of = check_reference(reference)
+        pinned = dataset_id if as_of is None else f"{dataset_id}@{self.snapshot(as_of)[0]}"
+        self._entry(pinned)
+        return pinned
 
     # Internals ------------------------------------------------------------------------------
 
@@ -489,11 +504,9 @@ class Store:
         """The dataset as of a snapshot (the latest by default): cached while no later commit
         names it, so that paging a large dataset reads the lake once. `id@snapshot` and
         `id@time` name a past state too (drift's `reference=`)."""
-        dataset_id, at, moment = dataset_id.partition("@")
-        if at and as_of is None:
-            as_of = moment
-        check_dataset_id(dataset_id)
-        key = (dataset_id, None if as_of is None else self.snapshot(as_of))
+        dataset_id, at = check_reference(dataset_id)
+        as_of = at if as_of is None else as_of
+        key = (dataset_id, None if as_of is None else self.snapshot(as_of)[0])
         with self._cache_lock:
             cached = self._cache.get(key)
         if key[1] is None:
@@ -545,30 +558,24 @@ class Store:
         """Add the declared columns that the dataset's table lacks (a measure added since)."""
         if (dataset_id, tuple(schema.names)) in self._evolved:
             return
-        with self._cursor() as (cur, lk):
-            have = {
-                row[0]
-                for row in cur.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
-                    "AND schema_name = 'main' AND table_name = ?",
-                    [lk, _table_name(dataset_id)],
-                ).fetchall()
-            }
-        missing = [f for f in schema if f.name not in have]
-        if not missing:
-            self._evolved.add((dataset_id, tuple(schema.names)))
-            return
         con, lk = self._con()
+        table = _table(lk, dataset_id)
 
         def add(cur: duckdb.DuckDBPyConnection) -> None:
+            have = {
+                column[0] for column in cur.execute(f"SELECT * FROM {table} LIMIT 0").description
+            }
+            missing = [f for f in schema if f.name not in have]
             for field in missing:
                 cur.execute(
-                    f"ALTER TABLE {_table(lk, dataset_id)} ADD COLUMN IF NOT EXISTS "
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS "
                     f"{_quote(field.name)} {_sql_type(field.type)}"
                 )
-            _message(cur, lk, dataset_id, "evolve")
+            if missing:
+                _message(cur, lk, dataset_id, "evolve")
 
-        lake.transaction(con, add)
+        lake.transaction(con, add)  # a transaction that changes nothing makes no snapshot
+        self._evolved.add((dataset_id, tuple(schema.names)))
 
     def _call(self, function: str, *args: object, **options: object) -> None:
         """CALL a DuckLake maintenance function on the lake, with bound arguments."""
@@ -617,7 +624,7 @@ class _Entry:
         with self._lock:
             if self._latest is None:
                 base, self._base = self._base, None
-                schema = row_schema(self.meta["modality"])
+                schema = _schema(self.meta)
                 with store._cursor() as (cur, lk):
                     if base is None or not self._extend(cur, lk, base, schema):
                         self._load(cur, lk, schema)
@@ -689,6 +696,16 @@ class _Entry:
                     ).fetchone()
                 self._counts = (int(found[0]), int(found[1]))
             return self._counts
+
+
+def _schema(meta: dict[str, Any]) -> pa.Schema:
+    """A dataset's columns: its modality's declared ones, then its extra text columns."""
+    schema = row_schema(meta["modality"])
+    for name in meta.get("extra", ()):
+        if name in schema.names or name == "reason":
+            raise ConfigError(f"extra column {name!r} has the name of a stored column")
+        schema = schema.append(pa.field(name, pa.string()))
+    return schema
 
 
 def _events(lk: str, dataset_id: str, snapshot: int, columns: str = "*") -> str:
@@ -770,9 +787,7 @@ def _moment(text: object) -> datetime:
         try:
             moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
         except ValueError:
-            raise ConfigError(
-                f"as_of {text!r} is neither a snapshot id nor an ISO 8601 time"
-            ) from None
+            raise ConfigError(f"{text!r} is neither a snapshot id nor an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -832,38 +847,42 @@ class _Latest:
             return indices
 
 
-def _check_columns(records: Sequence[dict[str, Any]], schema: pa.Schema) -> None:
-    unknown = set().union(*map(dict.keys, records)) - set(schema.names)
-    if unknown:
-        raise ConfigError(f"unknown columns for the store: {', '.join(sorted(unknown))}")
-
-
-def _arrow(
-    records: Sequence[dict[str, Any]], schema: pa.Schema, dataset_id: str, stamp: datetime
-) -> pa.Table:
-    """Records as a table of `schema`; dataset_id and scanned_at are filled in.
+def _arrow(records: Sequence[dict[str, Any]] | pa.Table, schema: pa.Schema) -> pa.Table:
+    """Records (or a table) as Arrow columns of `schema` less dataset_id and scanned_at, which
+    the insert fills in; unknown columns are refused.
 
     The measures go through one struct-array conversion, done by Arrow in C++ (about twice as
     fast as gathering columns in Python); `models`, `options` and `measure_errors` become JSON
     text.
     """
-    filled = {"dataset_id", "scanned_at", *_JSON_COLUMNS}
-    converted = pa.Table.from_struct_array(
-        pa.array(records, type=pa.struct([f for f in schema if f.name not in filled]))
-    )
-    count = len(records)
-    columns = []
-    for field in schema:
-        if field.name == "dataset_id":
-            columns.append(pa.array([dataset_id] * count, type=field.type))
-        elif field.name == "scanned_at":
-            columns.append(pa.array([stamp] * count, type=field.type))
-        elif field.name in _JSON_COLUMNS:
-            values = [_json_text(record.get(field.name)) for record in records]
-            columns.append(pa.array(values, type=field.type))
-        else:
-            columns.append(converted.column(field.name))
-    return pa.Table.from_arrays(columns, schema=schema)
+    if isinstance(records, pa.Table):
+        given = set(records.column_names)
+    else:  # the few distinct key lists, not every key of every record
+        given = set().union(*{tuple(record) for record in records})
+    unknown = given - set(schema.names)
+    if unknown:
+        raise ConfigError(f"unknown columns for the store: {', '.join(sorted(unknown))}")
+    if isinstance(records, pa.Table):
+        return records.drop_columns([name for name in _FILLED if name in given])
+    text = [name for name in _JSON_COLUMNS if name in schema.names]
+    plain = [f for f in schema if f.name not in (*_FILLED, *text)]
+    table = pa.Table.from_struct_array(pa.array(records, type=pa.struct(plain)))
+    for name in text:
+        values = [_json_text(record.get(name)) for record in records]
+        table = table.append_column(name, pa.array(values, pa.string()))
+    return table
+
+
+def json_items(table: pa.Table) -> list[dict[str, Any]]:
+    """Stored rows as JSON-ready dicts: times in ISO 8601, and `models`, `options` and
+    `measure_errors` as objects, not JSON text inside JSON."""
+    items = table.to_pylist()
+    for item in items:
+        item["scanned_at"] = item["scanned_at"].isoformat()
+        for column in _JSON_COLUMNS:
+            if item[column] is not None:  # null: stored before the column existed
+                item[column] = json.loads(item[column])
+    return items
 
 
 def _json_text(value: object) -> str | None:
@@ -882,23 +901,17 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _order_term(term: str, columns: Sequence[str]) -> str:
-    descending = term.startswith("-")
-    column = term[1:] if descending else term
-    if column not in columns:
-        raise ConfigError(f"cannot order by {column!r}: not a stored column")
-    return f"{_quote(column)} {'DESC' if descending else 'ASC'} NULLS LAST"
-
-
-def _where(filters: Sequence[Filter], columns: Sequence[str]) -> tuple[str, list[object]]:
-    clauses, params = [], []
+def _filtered(table: pa.Table, filters: Sequence[Filter]) -> pa.Table:
+    """The rows that pass every filter: columns and operators checked, values compared as
+    values (nothing is spliced into a query)."""
+    matching = pc.scalar(True)
     for f in filters:
-        if f.column not in columns:
+        if f.column not in table.column_names:
             raise ConfigError(f"cannot filter on {f.column!r}: not a stored column")
-        if f.op not in OPERATORS:
-            raise ConfigError(
-                f"unknown filter operator {f.op!r}; use one of {', '.join(OPERATORS)}"
-            )
-        clauses.append(f"{_quote(f.column)} {f.op} ?")
-        params.append(f.value)
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+        if f.op not in _COMPARE:
+            raise ConfigError(f"unknown filter operator {f.op!r}; use one of {', '.join(_COMPARE)}")
+        matching &= _COMPARE[f.op](pc.field(f.column), pc.scalar(f.value))
+    try:
+        return table.filter(matching)
+    except (pa.ArrowException, TypeError) as error:
+        raise ConfigError(f"cannot compare with the filters' values: {error}") from None

@@ -7,16 +7,29 @@
 //      shorter side) picks the four best pupil candidates;
 //   2. pupil circle: Daugman's integro-differential operator, the radial step of the mean grey on
 //      full circles (samples brighter than the iris half-way to white left out), weighted towards
-//      a dark inside, searched about each candidate where its radius is 6-12 px; a candidate
-//      whose boundary holds on fewer than half of 16 sectors is not a pupil;
+//      a dark inside, searched about each candidate where its radius is 6-12 px (centres every
+//      2 px, then the 3 x 3 about the best); a candidate whose boundary holds on fewer than half
+//      of 16 sectors is not a pupil. A pupil seen in part (an upper eyelid over more than half of
+//      it) leaves a D-shaped dark region in which that operator fits an inscribed circle: when the
+//      full circle is not a boundary on every side, boundary points (outward steps from a dark
+//      inside) on 48 rays from the region's centre are fitted by a consensus circle (RANSAC),
+//      which follows the pupil's arc and not the straight lid margin, and replaces the full-circle
+//      fit when clearly more points lie on it (such an "arc" pupil needs 30% of its sides seen);
 //   3. iris circle, about the two best pupils: the plain step on the two lateral arcs (-30..45
 //      degrees on each side, clear of most eyelids) with the pupil and its edge left out, radii
 //      from 1.1 pupil radii beyond the pupil out to 6.5 pupil radii, the centre within 0.7 pupil
-//      radii of the pupil's and within 0.2 of the iris radius (pupils sit a little off-centre);
+//      radii of the pupil's and within 0.2 of the iris radius (pupils sit a little off-centre),
+//      on the level where the pupil radius is 4-8 px; the near radii (iris under 1.85 pupil
+//      radii: a dilated pupil, ratio above ~0.55, whose thin ring that level cannot resolve) are
+//      searched again where the pupil radius is 12-24 px, and the stronger limbus wins;
 //   4. the candidate with the largest steps around the darkest pupil wins (checks: steps, an iris
 //      brighter than the pupil, ratio 0.1-0.85, pupil inside the iris); its circles are refined
-//      level by level to full size (sub-pixel), and the pupil is refitted by least squares to its
-//      boundary points (the centre of an elliptical pupil).
+//      level by level to full size (sub-pixel): the pupil by the operator and then refitted by
+//      least squares to its boundary points (the centre of an elliptical pupil), or an arc pupil
+//      by its consensus circle on each level; boundary points are looked for no further than
+//      half-way to the limbus (a dilated pupil's limbus is the larger step within 1.4 pupil
+//      radii). The limbus is refined on its lateral arcs trimmed of their ends where an eyelid
+//      hides the step, over 5 x 5 centres at full size, scored at the parabola's vertex in radius.
 // Occlusion: the iris annulus is sampled on a 256 x 32 polar grid about the iris centre; cells far
 // from the iris grey level (robust statistics of the lateral iris) that form a region reaching the
 // outer boundary are eyelid/eyelash; pixels at or above the specular threshold are highlights.
@@ -236,28 +249,110 @@ struct Hole {
     double x = 0.0, y = 0.0, r = -1.0;
 };
 
+// Where the samples of circle_means fall relative to the centre's integer pixel, for one set of
+// rays, radii and fractional centre: shared by every centre of a search grid (the grid moves in
+// whole pixels), so that each sample costs four reads and three interpolations.
+struct SamplePlan {
+    std::vector<Ray> rays;
+    int w = 0, r0 = 0, r1 = -1;
+    double fx = -1.0, fy = -1.0;
+    int min_x = 0, max_x = 0, min_y = 0, max_y = 0;  // extent of the top-left pixels read
+    struct At {
+        int offset;      // y0 * w + x0 from the centre's pixel
+        float tx, ty;    // bilinear weights
+        float x, y;      // the sample relative to the centre's pixel
+    };
+    std::vector<At> at;  // ray-major, radii r0..r1
+};
+
+inline int floor_int(double v) {
+    const int i = static_cast<int>(v);
+    return i - (v < i);
+}
+
+void build_plan(SamplePlan& plan, int w, double fx, double fy, int r0, int r1, const std::vector<Ray>& rays) {
+    plan.rays = rays;
+    plan.w = w;
+    plan.fx = fx;
+    plan.fy = fy;
+    plan.r0 = r0;
+    plan.r1 = r1;
+    const int n = r1 - r0 + 1;
+    plan.at.resize(rays.size() * static_cast<std::size_t>(n));
+    plan.min_x = plan.min_y = std::numeric_limits<int>::max();
+    plan.max_x = plan.max_y = std::numeric_limits<int>::min();
+    for (std::size_t k = 0; k < rays.size(); ++k)
+        for (int i = 0; i < n; ++i) {
+            const double r = r0 + i;
+            const double x = fx + r * rays[k].c, y = fy + r * rays[k].s;
+            const int x0 = floor_int(x), y0 = floor_int(y);
+            plan.min_x = std::min(plan.min_x, x0);
+            plan.max_x = std::max(plan.max_x, x0);
+            plan.min_y = std::min(plan.min_y, y0);
+            plan.max_y = std::max(plan.max_y, y0);
+            plan.at[k * n + i] = {y0 * w + x0, static_cast<float>(x - x0), static_cast<float>(y - y0),
+                                  static_cast<float>(x), static_cast<float>(y)};
+        }
+}
+
 // Mean grey on circles of radius r0..r1 (integers, plane pixels) about (cx, cy) along `rays`;
 // samples outside the plane, above `skip_above` or inside `hole` are left out; NaN where fewer
 // than a third of the rays gave a sample.
 void circle_means(const Plane& p, double cx, double cy, int r0, int r1, const std::vector<Ray>& rays,
                   float skip_above, std::vector<float>& sums, std::vector<int>& counts,
-                  std::vector<float>& means, const Hole& hole = {}) {
+                  std::vector<float>& means, const Hole& hole = {}, SamplePlan* plan = nullptr) {
     const int n = r1 - r0 + 1;
     sums.assign(n, 0.0f);
     counts.assign(n, 0);
     means.resize(n);
     const double hole2 = hole.r > 0 ? hole.r * hole.r : -1.0;
-    for (const Ray& ray : rays)
-        for (int i = 0; i < n; ++i) {
-            float v;
-            const double r = r0 + i;
-            const double x = cx + r * ray.c, y = cy + r * ray.s;
-            if (hole2 > 0 && (x - hole.x) * (x - hole.x) + (y - hole.y) * (y - hole.y) < hole2) continue;
-            if (p.sample(x, y, v) && v <= skip_above) {
-                sums[i] += v;
-                ++counts[i];
+    const double bx = std::floor(cx), by = std::floor(cy);
+    const double fx = cx - bx, fy = cy - by;
+    if (plan) {
+        const bool same = plan->rays.size() == rays.size() && plan->w == p.w && plan->fx == fx && plan->fy == fy &&
+                          std::equal(rays.begin(), rays.end(), plan->rays.begin(), [](const Ray& a, const Ray& b) {
+                              return a.c == b.c && a.s == b.s;
+                          });
+        if (!same || r0 < plan->r0 || r1 > plan->r1)
+            build_plan(*plan, p.w, fx, fy, same ? std::min(r0, plan->r0) : r0, same ? std::max(r1, plan->r1) : r1,
+                       rays);
+    }
+    const int ix = static_cast<int>(bx), iy = static_cast<int>(by);
+    if (plan && ix + plan->min_x >= 0 && ix + plan->max_x + 1 <= p.w - 1 && iy + plan->min_y >= 0 &&
+        iy + plan->max_y + 1 <= p.h - 1) {
+        // Every sample inside the plane: no bounds checks.
+        const float* base = p.px.data() + static_cast<std::ptrdiff_t>(iy) * p.w + ix;
+        const int w = p.w, stride = plan->r1 - plan->r0 + 1, skip = r0 - plan->r0;
+        const float hx = static_cast<float>(hole.x - bx), hy = static_cast<float>(hole.y - by);
+        const float h2 = static_cast<float>(hole2);
+        for (std::size_t k = 0; k < rays.size(); ++k) {
+            const SamplePlan::At* a = plan->at.data() + k * stride + skip;
+            for (int i = 0; i < n; ++i) {
+                const SamplePlan::At& s = a[i];
+                if (h2 > 0 && (s.x - hx) * (s.x - hx) + (s.y - hy) * (s.y - hy) < h2) continue;
+                const float* q = base + s.offset;
+                const float top = q[0] + s.tx * (q[1] - q[0]);
+                const float bottom = q[w] + s.tx * (q[w + 1] - q[w]);
+                const float v = top + s.ty * (bottom - top);
+                if (v <= skip_above) {
+                    sums[i] += v;
+                    ++counts[i];
+                }
             }
         }
+    } else {
+        for (const Ray& ray : rays)
+            for (int i = 0; i < n; ++i) {
+                float v;
+                const double r = r0 + i;
+                const double x = cx + r * ray.c, y = cy + r * ray.s;
+                if (hole2 > 0 && (x - hole.x) * (x - hole.x) + (y - hole.y) * (y - hole.y) < hole2) continue;
+                if (p.sample(x, y, v) && v <= skip_above) {
+                    sums[i] += v;
+                    ++counts[i];
+                }
+            }
+    }
     const int need = std::max<int>(1, static_cast<int>(rays.size()) / 3);
     for (int i = 0; i < n; ++i)
         means[i] = counts[i] >= need ? sums[i] / counts[i] : std::numeric_limits<float>::quiet_NaN();
@@ -301,6 +396,7 @@ struct Search {
 struct Scratch {
     std::vector<float> sums, means;
     std::vector<int> counts;
+    SamplePlan plan;
 };
 
 // Best radius and its step for one centre (step kNone when no radius fits).
@@ -319,7 +415,7 @@ Fit best_radius(const Plane& p, const Search& s, double cx, double cy, const std
     if (rb < ra) return best;
     Hole hole;
     if (s.around_pupil) hole = {s.px, s.py, s.pr + 1.0};  // the pupil and its blurred edge
-    circle_means(p, cx, cy, ra - 2, rb + 2, rays, s.skip_above, sc.sums, sc.counts, sc.means, hole);
+    circle_means(p, cx, cy, ra - 2, rb + 2, rays, s.skip_above, sc.sums, sc.counts, sc.means, hole, &sc.plan);
     int best_i = -1;
     for (int r = ra; r <= rb; ++r) {
         const double d = objective(sc.means, r - ra + 2, s.dark);
@@ -327,6 +423,13 @@ Fit best_radius(const Plane& p, const Search& s, double cx, double cy, const std
             best = {cx, cy, static_cast<double>(r), d, step_at(sc.means, r - ra + 2)};
             best_i = r - ra + 2;
         }
+    }
+    // The limbus scores the vertex of the parabola through the best radius and its neighbours:
+    // integer radii alone leave one-pixel ripples in the step over centres.
+    if (best_i >= 0 && s.around_pupil && best_i - 1 >= 2 && best_i + 1 <= static_cast<int>(sc.means.size()) - 3) {
+        const double a = objective(sc.means, best_i - 1, false), c = objective(sc.means, best_i + 1, false);
+        const double d = a - 2.0 * best.step + c;
+        if (a != kNone && c != kNone && d < 0.0) best.step -= (a - c) * (a - c) / (8.0 * d);
     }
     if (best_i >= 0 && below && above) {
         *below = best_i - 1 >= 2 ? objective(sc.means, best_i - 1, s.dark) : kNone;
@@ -344,6 +447,18 @@ Fit best_circle(const Plane& p, const Search& s, const std::vector<Ray>& rays, S
             if (f.step > best.step) best = f;
         }
     return best;
+}
+
+// best_circle over the window's centres every 2 px, then over the 3 x 3 about the best.
+Fit coarse_to_fine(const Plane& p, Search s, const std::vector<Ray>& rays, Scratch& sc) {
+    s.stride = 2;
+    const Fit f = best_circle(p, s, rays, sc);
+    if (f.step == kNone) return f;
+    s.cx = f.x;
+    s.cy = f.y;
+    s.window = 1;
+    s.stride = 1;
+    return best_circle(p, s, rays, sc);
 }
 
 // Sub-pixel vertex of the step about an integer-grid optimum (full-size plane only).
@@ -576,6 +691,9 @@ struct Candidate {
     double pupil_step = kNone, iris_step = kNone;     // at full size (after refinement)
     int pupil_level = 0, iris_level = 0;
     float skip_above = kNoSkip;
+    bool arc = false;        // the pupil is seen in part: fitted to boundary points, not full circles
+    double dark = 0.0;       // grey at or below which a boundary point's inner side is pupil
+    double min_step = 0.0;   // smallest step a pupil boundary point takes
     std::string reason;
 };
 
@@ -611,6 +729,27 @@ Search iris_search(const Pyramid& pyr, int k, const IrisCircle& pupil) {
     return t;
 }
 
+// The step across circle `c` (plane pixels) at angle `a`: the mean of the samples 1 and 2 px
+// outside minus that of the samples 1 and 2 px inside, samples above `skip_above` left out;
+// kNone when a side has no sample.
+double step_across(const Plane& p, const IrisCircle& c, double a, float skip_above) {
+    const double cs = std::cos(a), sn = std::sin(a);
+    double out = 0.0, in = 0.0;
+    int no = 0, ni = 0;
+    for (int d = 1; d <= 2; ++d) {
+        float v;
+        if (p.sample(c.x + (c.r + d) * cs, c.y + (c.r + d) * sn, v) && v <= skip_above) {
+            out += v;
+            ++no;
+        }
+        if (p.sample(c.x + (c.r - d) * cs, c.y + (c.r - d) * sn, v) && v <= skip_above) {
+            in += v;
+            ++ni;
+        }
+    }
+    return no && ni ? out / no - in / ni : kNone;
+}
+
 // Share of 16 sectors of the circle where the local boundary step (rays' outer minus inner means,
 // two plane pixels each side) reaches half the circle's mean step: 1 for a pupil, well under 1
 // for a circle that only partly follows a boundary (a dark patch inside the pupil, an eyelid).
@@ -622,28 +761,180 @@ double boundary_support(const Plane& p, const Fit& f, float skip_above) {
         int n = 0;
         for (int j = 0; j < per; ++j) {
             const double a = 2.0 * kPi * (k + (j + 0.5) / per) / sectors;
-            const double c = std::cos(a), s = std::sin(a);
-            double out = 0.0, in = 0.0;
-            int no = 0, ni = 0;
-            for (int d = 1; d <= 2; ++d) {
-                float v;
-                if (p.sample(f.x + (f.r + d) * c, f.y + (f.r + d) * s, v) && v <= skip_above) {
-                    out += v;
-                    ++no;
-                }
-                if (p.sample(f.x + (f.r - d) * c, f.y + (f.r - d) * s, v) && v <= skip_above) {
-                    in += v;
-                    ++ni;
-                }
-            }
-            if (no && ni) {
-                sum += out / no - in / ni;
+            const double step = step_across(p, {f.x, f.y, f.r}, a, skip_above);
+            if (step != kNone) {
+                sum += step;
                 ++n;
             }
         }
         if (n && sum / n >= 0.5 * f.raw) ++support;
     }
     return static_cast<double>(support) / sectors;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pupils seen in part: circles through boundary points
+//
+// An upper eyelid over more than half of the pupil leaves a dark region bounded by the lower arc
+// of the pupil and by the straight lid margin; a full-circle operator then fits a small circle
+// inscribed in that region. Boundary points read along rays (outward steps from a dark side) fit
+// the pupil instead: a consensus circle (RANSAC) follows the arc, not the straight margin, whose
+// points lie on no circle of a pupil's size.
+
+struct EdgePoint {
+    double x, y, step;
+};
+
+// Along `n` rays from (cx, cy), the radius in [t0, t1] of the largest outward step (samples
+// 1.5 px beyond minus 1.5 px within, every 0.5 px) with the inner sample at most `dark` and the
+// outer below `skip`, when it reaches `min_step`; sub-pixel, in the coordinates of `p`.
+std::vector<EdgePoint> ray_edges(const Plane& p, double cx, double cy, double t0, double t1, int n,
+                                 double dark, double min_step, float skip) {
+    std::vector<EdgePoint> out;
+    if (t1 <= t0) return out;
+    constexpr double kStep = 0.5;
+    constexpr int kHalf = 3;  // 1.5 px
+    const int samples = static_cast<int>((t1 - t0) / kStep) + 1 + 2 * kHalf;
+    std::vector<float> v(samples);
+    std::vector<double> d(samples);
+    for (int k = 0; k < n; ++k) {
+        const double a = 2.0 * kPi * (k + 0.5) / n, c = std::cos(a), s = std::sin(a);
+        for (int i = 0; i < samples; ++i) {
+            const double t = t0 + (i - kHalf) * kStep;
+            float x;
+            v[i] = p.sample(cx + t * c, cy + t * s, x) ? x : std::numeric_limits<float>::quiet_NaN();
+        }
+        int best = -1;
+        double best_d = min_step;
+        for (int i = kHalf; i + kHalf < samples; ++i) {
+            const float in = v[i - kHalf], o = v[i + kHalf];
+            d[i] = kNone;
+            if (std::isnan(in) || std::isnan(o) || in > dark || o >= skip) continue;
+            d[i] = o - in;
+            if (d[i] > best_d) {
+                best_d = d[i];
+                best = i;
+            }
+        }
+        if (best < 0) continue;
+        double t = t0 + (best - kHalf) * kStep;
+        if (best - 1 >= kHalf && best + 1 + kHalf < samples && d[best - 1] != kNone && d[best + 1] != kNone)
+            t += kStep * peak_offset(d[best - 1], best_d, d[best + 1]);
+        out.push_back({cx + t * c, cy + t * s, best_d});
+    }
+    return out;
+}
+
+// Least-squares (Kasa) circle through the points whose `use` flag is set; false when singular.
+bool kasa_fit(const std::vector<EdgePoint>& pts, const std::vector<char>& use, IrisCircle& out) {
+    double mx = 0.0, my = 0.0;
+    int n = 0;
+    for (std::size_t i = 0; i < pts.size(); ++i)
+        if (use[i]) {
+            mx += pts[i].x;
+            my += pts[i].y;
+            ++n;
+        }
+    if (n < 3) return false;
+    mx /= n;
+    my /= n;
+    double m[3][4] = {};
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+        if (!use[i]) continue;
+        const double x = pts[i].x - mx, y = pts[i].y - my;
+        const double row[4] = {x, y, 1.0, -(x * x + y * y)};
+        for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 4; ++b) m[a][b] += row[a] * row[b];
+    }
+    for (int c = 0; c < 3; ++c) {  // Gauss-Jordan with partial pivoting
+        int pivot = c;
+        for (int r = c + 1; r < 3; ++r)
+            if (std::fabs(m[r][c]) > std::fabs(m[pivot][c])) pivot = r;
+        if (std::fabs(m[pivot][c]) < 1e-12) return false;
+        for (int j = 0; j < 4; ++j) std::swap(m[c][j], m[pivot][j]);
+        for (int r = 0; r < 3; ++r) {
+            if (r == c) continue;
+            const double f = m[r][c] / m[c][c];
+            for (int j = 0; j < 4; ++j) m[r][j] -= f * m[c][j];
+        }
+    }
+    const double D = m[0][3] / m[0][0], E = m[1][3] / m[1][1], F = m[2][3] / m[2][2];
+    const double x = -0.5 * D, y = -0.5 * E, r2 = x * x + y * y - F;
+    if (!(r2 > 0.0)) return false;
+    out = {mx + x, my + y, std::sqrt(r2)};
+    return true;
+}
+
+int inliers_of(const std::vector<EdgePoint>& pts, const IrisCircle& c, double tol, std::vector<char>* mark = nullptr) {
+    int n = 0;
+    if (mark) mark->assign(pts.size(), 0);
+    const double lo = std::max(0.0, c.r - tol), lo2 = lo * lo, hi2 = (c.r + tol) * (c.r + tol);
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+        const double dx = pts[i].x - c.x, dy = pts[i].y - c.y, d2 = dx * dx + dy * dy;
+        if (d2 >= lo2 && d2 <= hi2) {
+            ++n;
+            if (mark) (*mark)[i] = 1;
+        }
+    }
+    return n;
+}
+
+// The circle through the most points (within `tol`) among circles through point triples (a fixed
+// pseudo-random sequence of 300 triples), radius in [rmin, rmax] and centre within `reach` of
+// (bx, by), refitted by least squares to its inliers; the inlier count (0: none).
+int consensus_circle(const std::vector<EdgePoint>& pts, double tol, double rmin, double rmax, double bx,
+                     double by, double reach, IrisCircle& out, std::vector<char>& inliers) {
+    const int n = static_cast<int>(pts.size());
+    if (n < 6) return 0;
+    std::uint32_t state = 12345u;
+    auto next = [&](int m) {
+        state = state * 1664525u + 1013904223u;
+        return static_cast<int>((state >> 8) % static_cast<std::uint32_t>(m));
+    };
+    int best = 0;
+    IrisCircle found;
+    for (int it = 0; it < 300; ++it) {
+        const int i = next(n), j = next(n), k = next(n);
+        if (i == j || j == k || i == k) continue;
+        const EdgePoint &A = pts[i], &B = pts[j], &C = pts[k];
+        const double bx2 = B.x - A.x, by2 = B.y - A.y, cx2 = C.x - A.x, cy2 = C.y - A.y;
+        const double det = 2.0 * (bx2 * cy2 - by2 * cx2);
+        if (std::fabs(det) < 1e-9) continue;
+        const double b2 = bx2 * bx2 + by2 * by2, c2 = cx2 * cx2 + cy2 * cy2;
+        const double ux = (cy2 * b2 - by2 * c2) / det, uy = (bx2 * c2 - cx2 * b2) / det;
+        const IrisCircle circle{A.x + ux, A.y + uy, std::hypot(ux, uy)};
+        if (circle.r < rmin || circle.r > rmax || std::hypot(circle.x - bx, circle.y - by) > reach) continue;
+        const int count = inliers_of(pts, circle, tol);
+        if (count > best) {
+            best = count;
+            found = circle;
+        }
+    }
+    if (best < 3) return 0;
+    inliers_of(pts, found, tol, &inliers);
+    IrisCircle refit;
+    if (kasa_fit(pts, inliers, refit) && refit.r >= rmin && refit.r <= rmax) {
+        const int count = inliers_of(pts, refit, tol);
+        if (count >= best) {
+            found = refit;
+            best = count;
+            inliers_of(pts, found, tol, &inliers);
+        }
+    }
+    out = found;
+    return best;
+}
+
+// Share of 16 sectors about `c` holding at least one of the marked points.
+double arc_coverage(const std::vector<EdgePoint>& pts, const std::vector<char>& mark, const IrisCircle& c) {
+    std::array<bool, 16> hit{};
+    for (std::size_t i = 0; i < pts.size(); ++i) {
+        if (!mark[i]) continue;
+        double a = std::atan2(pts[i].y - c.y, pts[i].x - c.x);
+        if (a < 0) a += 2.0 * kPi;
+        hit[std::min(15, static_cast<int>(a / (2.0 * kPi) * 16))] = true;
+    }
+    return std::count(hit.begin(), hit.end(), true) / 16.0;
 }
 
 // The coarse pupil of one dark region, on the level where its radius is 6-12 px.
@@ -665,7 +956,7 @@ Candidate coarse_pupil(const Pyramid& pyr, int level, const Blob& b) {
     s.rmax = 1.8 * r + 1.0;
     s.skip_above = static_cast<float>(b.ring + 0.5 * (255.0 - b.ring));
     s.dark = true;
-    const Fit f = best_circle(p, s, circle_rays(pupil_rays(r)), sc);
+    const Fit f = coarse_to_fine(p, s, circle_rays(pupil_rays(r)), sc);
     c.pupil_level = lp;
     c.skip_above = s.skip_above;
     c.blob_inner = b.inner;
@@ -677,6 +968,29 @@ Candidate coarse_pupil(const Pyramid& pyr, int level, const Blob& b) {
     c.pupil_support = boundary_support(p, f, s.skip_above);
     c.pupil = {from_level(f.x, lp), from_level(f.y, lp), f.r * (1 << lp)};
     c.pupil_inner = disc_mean(p, f.x, f.y, 1, std::max(1, static_cast<int>(0.7 * f.r)), s.skip_above, sc);
+    // The pupil seen in part (the full circle is not a boundary on every side): boundary points on
+    // 48 rays from the dark region's centre (0.3-3 of its radii, inner side darker than half-way
+    // from the region to its surround); a consensus circle through clearly more of them than the
+    // full-circle fit replaces it.
+    c.dark = b.inner + 0.5 * (b.ring - b.inner);
+    c.min_step = std::max(10.0, 0.3 * (b.ring - b.inner));
+    if (c.pupil_support >= 1.0) return c;
+    const double bx = to_level(X, lp), by = to_level(Y, lp);
+    const auto pts = ray_edges(p, bx, by, 0.3 * r, 3.0 * r, 48, c.dark, c.min_step, s.skip_above);
+    IrisCircle arc;
+    std::vector<char> mark;
+    const int found = consensus_circle(pts, 1.0, 0.6 * r, 3.0 * r, bx, by, 2.0 * r, arc, mark);
+    const int agree = inliers_of(pts, {f.x, f.y, f.r}, 1.0);
+    if (found >= 8 && found >= agree + 3) {
+        double steps = 0.0;
+        for (std::size_t i = 0; i < pts.size(); ++i)
+            if (mark[i]) steps += pts[i].step;
+        c.arc = true;
+        c.pupil = {from_level(arc.x, lp), from_level(arc.y, lp), arc.r * (1 << lp)};
+        c.pupil_coarse = steps / found;
+        c.pupil_support = arc_coverage(pts, mark, arc);
+        c.pupil_inner = b.inner;  // the visible dark region (the circle's inside holds eyelid)
+    }
     return c;
 }
 
@@ -690,19 +1004,30 @@ void coarse_iris(const Pyramid& pyr, Candidate& c) {
     while (li + 1 < levels && c.pupil.r / (1 << (li + 1)) >= 4.0) ++li;
     c.iris_level = li;
     const Plane& q = pyr.levels[li];
-    Search t = iris_search(pyr, li, c.pupil);
     const auto arcs = iris_arcs(16);
-    t.stride = 2;
-    Fit g = best_circle(q, t, arcs, sc);
+    Fit g = coarse_to_fine(q, iris_search(pyr, li, c.pupil), arcs, sc);
     if (g.step == kNone) {
         c.reason = "no iris boundary around the pupil";
         return;
     }
-    t.cx = g.x;
-    t.cy = g.y;
-    t.window = 1;
-    t.stride = 1;
-    g = best_circle(q, t, arcs, sc);
+    // A dilated pupil (iris under 1.85 pupil radii) leaves too thin a ring on that level for the
+    // step beyond the pupil's edge: the near radii are searched again where the pupil radius is
+    // 12-24 px, and a stronger limbus there wins.
+    int ln = li;
+    while (ln > 0 && c.pupil.r / (1 << ln) < 12.0) --ln;
+    if (ln < li) {
+        const Plane& qn = pyr.levels[ln];
+        Search u = iris_search(pyr, ln, c.pupil);
+        u.rmax = std::min(u.rmax, 1.85 * u.pr);
+        // The pupil fits in the iris: an iris under 1.85 pupil radii is nearly concentric with it.
+        u.window = std::max(2, static_cast<int>(std::ceil(0.15 * u.pr)) + 1);
+        const Fit h = coarse_to_fine(qn, u, arcs, sc);
+        if (h.step != kNone && h.raw > g.raw) {
+            g = h;
+            li = ln;
+            c.iris_level = ln;
+        }
+    }
     c.iris_coarse = g.raw;
     c.iris = {from_level(g.x, li), from_level(g.y, li), g.r * (1 << li)};
     // The iris between the circles, on the pupil's (finer) level: rings about the pupil centre,
@@ -716,11 +1041,57 @@ void coarse_iris(const Pyramid& pyr, Candidate& c) {
                              static_cast<int>(std::floor(pr + 0.8 * (gap - pr))), c.skip_above, sc);
 }
 
+// The lateral arcs of the limbus (degrees) that the refinement reads: -30..45 and 135..210, each
+// trimmed from its ends while the step across the coarse circle there is under 0.35 of the
+// upper-quartile step (an eyelid over the upper or lower part of the arc), to no less than 30
+// degrees. A mean over rays that lid skin hides on both sides would otherwise be raised by
+// moving the circle so that more of its rays clear the lid.
+struct Arcs {
+    std::array<std::pair<double, double>, 2> sectors{{{-30.0, 45.0}, {135.0, 210.0}}};
+};
+
+std::vector<Ray> arcs_rays(const Arcs& arcs, double r) {
+    std::vector<Ray> rays;
+    for (const auto& sector : arcs.sectors) {
+        const int n = std::max(4, static_cast<int>(std::lround(arc_rays(r) * (sector.second - sector.first) / 75.0)));
+        const auto part = sector_rays({sector}, n);
+        rays.insert(rays.end(), part.begin(), part.end());
+    }
+    return rays;
+}
+
+Arcs visible_arcs(const Plane& p, const IrisCircle& level_circle) {
+    constexpr int kBins = 30;  // 2.5 degrees each
+    constexpr int kKeep = 12;  // 30 degrees
+    Arcs out;
+    std::array<std::array<double, kBins>, 2> step{};
+    std::vector<float> finite;
+    for (int s = 0; s < 2; ++s)
+        for (int i = 0; i < kBins; ++i) {
+            const double a = (out.sectors[s].first + 2.5 * (i + 0.5)) * kPi / 180.0;
+            step[s][i] = step_across(p, level_circle, a, kNoSkip);
+            if (step[s][i] != kNone) finite.push_back(static_cast<float>(step[s][i]));
+        }
+    if (finite.size() < 8) return out;
+    const std::size_t q = finite.size() * 3 / 4;
+    std::nth_element(finite.begin(), finite.begin() + q, finite.end());
+    const double bar = 0.35 * finite[q];
+    if (!(bar > 0.0)) return out;
+    for (int s = 0; s < 2; ++s) {
+        int lo = 0, hi = kBins - 1;
+        while (hi - lo + 1 > kKeep && step[s][lo] < bar) ++lo;
+        while (hi - lo + 1 > kKeep && step[s][hi] < bar) --hi;
+        const double from = out.sectors[s].first;
+        out.sectors[s] = {from + 2.5 * lo, from + 2.5 * (hi + 1)};
+    }
+    return out;
+}
+
 // Refines a coarse circle found on level `from` down to full size: on each level the doubled
 // circle's centre climbs to the best of its 3 x 3 neighbours (radius +-2 px) until it is the best,
 // and the full-size optimum is interpolated to sub-pixel.
 Fit descend(const Pyramid& pyr, int from, const IrisCircle& coarse, bool iris, const IrisCircle& pupil,
-            float skip_above, Scratch& sc) {
+            float skip_above, Scratch& sc, const Arcs& arcs = {}) {
     Fit f{to_level(coarse.x, from), to_level(coarse.y, from), coarse.r / (1 << from), kNone};
     Search s;
     s.skip_above = skip_above;
@@ -742,11 +1113,26 @@ Fit descend(const Pyramid& pyr, int from, const IrisCircle& coarse, bool iris, c
             s.py = to_level(pupil.y, k);
             s.pr = pupil.r / (1 << k);
         }
-        const auto rays = iris ? iris_arcs(arc_rays(f.r)) : circle_rays(pupil_rays(f.r));
+        const auto rays = iris ? arcs_rays(arcs, f.r) : circle_rays(pupil_rays(f.r));
+        // At full size the limbus climbs over 5 x 5 neighbours: on short arcs (eyelids) its step
+        // has shallow local maxima one pixel apart.
+        s.window = iris && k == 0 ? 2 : 1;
+        // Centres already scored on this level are not scored again as the window moves.
+        std::vector<std::pair<std::pair<double, double>, Fit>> seen;
+        auto score = [&](double x, double y) {
+            for (const auto& [at, fit] : seen)
+                if (at.first == x && at.second == y) return fit;
+            const Fit fit = best_radius(p, s, x, y, rays, sc);
+            seen.push_back({{x, y}, fit});
+            return fit;
+        };
         for (int climb = 0; climb < 4; ++climb) {
-            s.cx = f.x;
-            s.cy = f.y;
-            const Fit g = best_circle(p, s, rays, sc);
+            Fit g;
+            for (int j = -s.window; j <= s.window; ++j)
+                for (int i = -s.window; i <= s.window; ++i) {
+                    const Fit h = score(f.x + i, f.y + j);
+                    if (h.step > g.step) g = h;
+                }
             if (g.step == kNone) break;
             const bool moved = g.x != f.x || g.y != f.y;
             f = g;
@@ -763,8 +1149,9 @@ std::string implausible(const Candidate& c) {
     if (!c.reason.empty()) return c.reason;
     if (c.pupil_coarse < 15.0)
         return "no pupil: the darkest round region's boundary step is below 15 grey levels";
-    if (c.pupil_support < 0.5)
-        return "no pupil: the dark region's boundary is a circle on fewer than half of its sides";
+    if (c.pupil_support < (c.arc ? 0.3 : 0.5))
+        return c.arc ? "no pupil: the dark region's boundary follows a circle on under 30% of its sides"
+                     : "no pupil: the dark region's boundary is a circle on fewer than half of its sides";
     if (c.iris_coarse < 4.0)
         return "no iris: the step across the limbus around the pupil is below 4 grey levels";
     if (c.iris_inner < 0.0 || c.iris_inner - c.pupil_inner < 0.5 * c.pupil_coarse)
@@ -782,19 +1169,58 @@ double score_of(const Candidate& c) {
     return (c.pupil_coarse + c.iris_coarse) * c.pupil_support * 40.0 / (std::max(0.0, c.blob_inner) + 40.0);
 }
 
-IrisCircle refit_pupil(const Pyramid& pyr, const IrisCircle& P, double specular);
+IrisCircle refit_pupil(const Pyramid& pyr, const IrisCircle& P, double specular, double limit);
+
+// How far from the pupil centre its boundary may be looked for: half-way to the limbus.
+double pupil_limit(const IrisCircle& P, const IrisCircle& I) {
+    if (!(I.r > 0.0)) return std::numeric_limits<double>::infinity();
+    return 0.5 * (P.r + I.r - std::hypot(P.x - I.x, P.y - I.y));
+}
+
+// A pupil seen in part, refined level by level down to full size: boundary points on 64 rays from
+// the current centre within 0.75-1.3 radii (and short of the limbus), the consensus circle
+// (1 px) through them refitted to its points; `step` is their mean step at the finest level.
+IrisCircle descend_arc(const Pyramid& pyr, const Candidate& c, double& step) {
+    IrisCircle P = c.pupil;
+    const double limit = pupil_limit(c.pupil, c.iris);
+    for (int k = c.pupil_level; k >= 0; --k) {
+        const Plane& p = pyr.levels[k];
+        const double scale = static_cast<double>(1 << k);
+        const double cx = to_level(P.x, k), cy = to_level(P.y, k), r = P.r / scale;
+        const double hi = std::min(1.3 * r, limit / scale);
+        const auto pts = ray_edges(p, cx, cy, 0.75 * r, hi, 64, c.dark, c.min_step, c.skip_above);
+        IrisCircle a;
+        std::vector<char> mark;
+        const int found = consensus_circle(pts, 1.0, 0.75 * r, hi, cx, cy, 0.3 * r, a, mark);
+        if (found < 8) break;
+        double steps = 0.0;
+        for (std::size_t i = 0; i < pts.size(); ++i)
+            if (mark[i]) steps += pts[i].step;
+        step = steps / found;
+        P = {from_level(a.x, k), from_level(a.y, k), a.r * scale};
+    }
+    return P;
+}
 
 // Refines the winner's circles to full size: the pupil first (then refitted to its boundary
 // points, which centres it on an elliptical pupil), then the iris around it.
 void refine(const Pyramid& pyr, Candidate& c) {
     IRIS_STAGE("refine");
     Scratch sc;
-    const Fit f = descend(pyr, c.pupil_level, c.pupil, false, {}, c.skip_above, sc);
-    if (f.step != kNone) {
-        c.pupil = refit_pupil(pyr, {f.x, f.y, f.r}, c.skip_above);
-        c.pupil_step = f.raw;
+    if (c.arc) {
+        double step = kNone;
+        c.pupil = descend_arc(pyr, c, step);
+        c.pupil_step = step;
+    } else {
+        const Fit f = descend(pyr, c.pupil_level, c.pupil, false, {}, c.skip_above, sc);
+        if (f.step != kNone) {
+            c.pupil = refit_pupil(pyr, {f.x, f.y, f.r}, c.skip_above, pupil_limit({f.x, f.y, f.r}, c.iris));
+            c.pupil_step = f.raw;
+        }
     }
-    const Fit g = descend(pyr, c.iris_level, c.iris, true, c.pupil, kNoSkip, sc);
+    const int li = c.iris_level;
+    const Arcs arcs = visible_arcs(pyr.levels[li], {to_level(c.iris.x, li), to_level(c.iris.y, li), c.iris.r / (1 << li)});
+    const Fit g = descend(pyr, li, c.iris, true, c.pupil, kNoSkip, sc, arcs);
     if (g.step != kNone) {
         c.iris = {g.x, g.y, g.r};
         c.iris_step = g.raw;
@@ -1046,7 +1472,7 @@ struct Boundary {
     int valid = 0;
 };
 
-Boundary pupil_boundary(const Pyramid& pyr, const IrisCircle& P, double specular) {
+Boundary pupil_boundary(const Pyramid& pyr, const IrisCircle& P, double specular, double limit) {
     Boundary out;
     int k = 0;
     while (k + 1 < static_cast<int>(pyr.levels.size()) && P.r / (1 << (k + 1)) >= 24.0) ++k;
@@ -1054,20 +1480,25 @@ Boundary pupil_boundary(const Pyramid& pyr, const IrisCircle& P, double specular
     const double scale = static_cast<double>(1 << k);
     const double cx = to_level(P.x, k), cy = to_level(P.y, k), r = P.r / scale;
     constexpr int N = kBoundaryRays;
-    const double lo = 0.6 * r, hi = 1.4 * r, step = 0.5;
+    const double lo = 0.6 * r, hi = std::max(1.1 * r, std::min(1.4 * r, limit / scale)), step = 0.5;
     const int samples = static_cast<int>((hi - lo) / step) + 1;
     std::array<double, N> strength{};
     std::vector<double> profile(samples), d(samples);
     for (int n = 0; n < N; ++n) {
         int missing = 0;
+        double cs[3], sn[3];
+        for (int o = 0; o < 3; ++o) {
+            const double a = 2.0 * kPi * (n + 0.25 * (o - 1)) / N;
+            cs[o] = std::cos(a);
+            sn[o] = std::sin(a);
+        }
         for (int i = 0; i < samples; ++i) {
             const double t = lo + i * step;
             double sum = 0.0;
             int cnt = 0;
-            for (double off : {-0.25, 0.0, 0.25}) {
-                const double a = 2.0 * kPi * (n + off) / N;
+            for (int o = 0; o < 3; ++o) {
                 float v;
-                if (p.sample(cx + t * std::cos(a), cy + t * std::sin(a), v) && v < specular) {
+                if (p.sample(cx + t * cs[o], cy + t * sn[o], v) && v < specular) {
                     sum += v;
                     ++cnt;
                 }
@@ -1120,42 +1551,26 @@ Boundary pupil_boundary(const Pyramid& pyr, const IrisCircle& P, double specular
 
 // The least-squares circle (Kasa) through the seen boundary points; the input when under half
 // the rays saw the boundary or the fit moves the centre by more than 0.3 radii.
-IrisCircle refit_pupil(const Pyramid& pyr, const IrisCircle& P, double specular) {
-    const Boundary b = pupil_boundary(pyr, P, specular);
+IrisCircle refit_pupil(const Pyramid& pyr, const IrisCircle& P, double specular, double limit) {
+    const Boundary b = pupil_boundary(pyr, P, specular, limit);
     if (2 * b.valid < kBoundaryRays) return P;
-    // Solve for (D, E, F) in x^2 + y^2 + D x + E y + F = 0, coordinates relative to P.
-    double m[3][4] = {};
+    std::vector<EdgePoint> points;
     for (int n = 0; n < kBoundaryRays; ++n) {
         if (!b.seen[n]) continue;
         const double a = 2.0 * kPi * n / kBoundaryRays;
-        const double x = b.radius[n] * std::cos(a), y = b.radius[n] * std::sin(a);
-        const double row[4] = {x, y, 1.0, -(x * x + y * y)};
-        for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 4; ++j) m[i][j] += row[i] * row[j];
+        points.push_back({P.x + b.radius[n] * std::cos(a), P.y + b.radius[n] * std::sin(a), 0.0});
     }
-    for (int c = 0; c < 3; ++c) {  // Gauss-Jordan with partial pivoting
-        int pivot = c;
-        for (int r = c + 1; r < 3; ++r)
-            if (std::fabs(m[r][c]) > std::fabs(m[pivot][c])) pivot = r;
-        if (std::fabs(m[pivot][c]) < 1e-12) return P;
-        for (int j = 0; j < 4; ++j) std::swap(m[c][j], m[pivot][j]);
-        for (int r = 0; r < 3; ++r) {
-            if (r == c) continue;
-            const double f = m[r][c] / m[c][c];
-            for (int j = 0; j < 4; ++j) m[r][j] -= f * m[c][j];
-        }
-    }
-    const double D = m[0][3] / m[0][0], E = m[1][3] / m[1][1], F = m[2][3] / m[2][2];
-    const double cx = -0.5 * D, cy = -0.5 * E, r2 = cx * cx + cy * cy - F;
-    if (!(r2 > 0.0) || std::hypot(cx, cy) > 0.3 * P.r) return P;
-    return {P.x + cx, P.y + cy, std::sqrt(r2)};
+    IrisCircle fit;
+    if (!kasa_fit(points, std::vector<char>(points.size(), 1), fit) || std::hypot(fit.x - P.x, fit.y - P.y) > 0.3 * P.r)
+        return P;
+    return fit;
 }
 
 // ISO/IEC 29794-6 pupil boundary circularity from the boundary radii (gaps filled linearly).
-IrisValue circularity(const Pyramid& pyr, const IrisCircle& P, double specular) {
+IrisValue circularity(const Pyramid& pyr, const IrisCircle& P, const IrisCircle& I, double specular) {
     IRIS_STAGE("circularity");
     IrisValue out;
-    const Boundary b = pupil_boundary(pyr, P, specular);
+    const Boundary b = pupil_boundary(pyr, P, specular, pupil_limit(P, I));
     constexpr int N = kBoundaryRays;
     if (2 * b.valid < N) {
         out.error = "the pupil boundary is visible at fewer than half of 64 angles";
@@ -1222,6 +1637,9 @@ IrisMeasures measures_on(const Pyramid& pyr, const IrisCircle& P, const IrisCirc
     const int x0 = static_cast<int>(std::floor(I.x - reach)), x1 = static_cast<int>(std::ceil(I.x + reach));
     const int y0 = static_cast<int>(std::floor(I.y - reach)), y1 = static_cast<int>(std::ceil(I.y + reach));
     const double r2 = I.r * I.r, p2 = P.r * P.r, pupil_core2 = 0.64 * P.r * P.r;
+    // Pupil pixels brighter than the iris by over 3 robust deviations are an eyelid over the
+    // pupil (a pupil more than half covered), not pupil.
+    const double pupil_ceiling = std::min(specular, occ.iris_level + 3.0 * occ.iris_spread);
     const double s_in2 = 1.21 * r2, s_out2 = 1.44 * r2;
     const double mid_lo = 0.5 * (P.r + I.r), mid_hi = 0.9 * I.r;
     const double tan30 = std::tan(kPi / 6.0);
@@ -1239,7 +1657,7 @@ IrisMeasures measures_on(const Pyramid& pyr, const IrisCircle& P, const IrisCirc
             if (dp2 <= pupil_core2) {
                 if (in) {
                     const int v = static_cast<int>(row[x]);
-                    if (v < specular) pupil_h.add(v);
+                    if (v < pupil_ceiling) pupil_h.add(v);
                 }
                 continue;
             }
@@ -1283,7 +1701,7 @@ IrisMeasures measures_on(const Pyramid& pyr, const IrisCircle& P, const IrisCirc
     m.sclera_grey = sclera_h.median();
     const double Pg = m.pupil_grey, Ig = m.iris_grey, Sg = m.sclera_grey;
     const char* no_iris = "no usable iris pixel between (pupil + iris radius) / 2 and 0.9 iris radii";
-    const char* no_pupil = "no pupil pixel within 0.8 pupil radii below the specular threshold";
+    const char* no_pupil = "no pupil pixel within 0.8 pupil radii below the specular and eyelid thresholds";
     if (Ig < 0) {
         m.iris_sclera_contrast.error = no_iris;
         m.iris_pupil_contrast.error = no_iris;
@@ -1301,7 +1719,7 @@ IrisMeasures measures_on(const Pyramid& pyr, const IrisCircle& P, const IrisCirc
         const double weber = (Ig - Pg) / (20.0 + Pg);
         m.iris_pupil_contrast.value = weber > 0.0 ? 100.0 * weber / (0.75 + weber) : 0.0;
     }
-    m.pupil_boundary_circularity = circularity(pyr, P, specular);
+    m.pupil_boundary_circularity = circularity(pyr, P, I, specular);
     return m;
 }
 
@@ -1335,25 +1753,50 @@ double iris_sharpness(const ImageView& g) {
         {2, 5, 0, -24, -40, -24, 0, 5, 2},   {2, 5, 3, -12, -24, -12, 3, 5, 2},
         {1, 4, 5, 3, 0, 3, 5, 4, 1},         {1, 2, 4, 5, 5, 5, 4, 2, 1},
         {0, 1, 1, 2, 2, 2, 1, 1, 0}};
-    // The kernel is symmetric about its middle row and column: fold the 9 x 9 window into the
-    // 5 x 5 sums of mirrored pixels and take 25 products instead of 81.
+    // The kernel is symmetric about its middle row and column. For each output row: the rows
+    // mirrored about it are summed across the image (F_0..F_3, and F_4 the middle row); then each
+    // column x gets the five column responses C_j[x] = sum_i kernel[i][j] F_i[x] (contiguous,
+    // vectorised); an output pixel x is sum_{j<4} (C_j[x - 4 + j] + C_j[x + 4 - j]) + C_4[x]. Every
+    // value is an integer under 2^24 in magnitude, exact in float.
     double ss = 0.0;
-    for (int y = 4; y < g.height - 4; y += 4)
-        for (int x = 4; x < g.width - 4; x += 4) {
-            int rows[5][9];
-            for (int i = 0; i < 5; ++i) {
-                const std::uint8_t* a = g.pixel(y - 4 + i, x - 4);
-                const std::uint8_t* b = g.pixel(y + 4 - i, x - 4);
-                for (int j = 0; j < 9; ++j)
-                    rows[i][j] = i < 4 ? a[j * g.pixel_stride] + b[j * g.pixel_stride] : a[j * g.pixel_stride];
+    const int W = g.width;
+    if (W < 9 || g.height < 9) return 0.0;
+    thread_local std::vector<float> buffer;
+    buffer.resize(static_cast<std::size_t>(10) * W);
+    float* F[5];
+    float* C[5];
+    for (int i = 0; i < 5; ++i) {
+        F[i] = buffer.data() + static_cast<std::size_t>(i) * W;
+        C[i] = buffer.data() + static_cast<std::size_t>(5 + i) * W;
+    }
+    const std::ptrdiff_t ps = g.pixel_stride;
+    for (int y = 4; y < g.height - 4; y += 4) {
+        for (int i = 0; i < 5; ++i) {
+            float* f = F[i];
+            const std::uint8_t* a = g.pixel(y - 4 + i, 0);
+            const std::uint8_t* b = g.pixel(y + 4 - i, 0);
+            if (i == 4) {
+                for (int x = 0; x < W; ++x) f[x] = a[x * ps];
+            } else if (ps == 1) {
+                for (int x = 0; x < W; ++x) f[x] = a[x] + b[x];
+            } else {
+                for (int x = 0; x < W; ++x) f[x] = a[x * ps] + b[x * ps];
             }
-            long long f = 0;
-            for (int i = 0; i < 5; ++i) {
-                for (int j = 0; j < 4; ++j) f += kernel[i][j] * (rows[i][j] + rows[i][8 - j]);
-                f += kernel[i][4] * rows[i][4];
-            }
+        }
+        for (int j = 0; j < 5; ++j) {
+            const float k0 = static_cast<float>(kernel[0][j]), k1 = static_cast<float>(kernel[1][j]),
+                        k2 = static_cast<float>(kernel[2][j]), k3 = static_cast<float>(kernel[3][j]),
+                        k4 = static_cast<float>(kernel[4][j]);
+            float* c = C[j];
+            const float *f0 = F[0], *f1 = F[1], *f2 = F[2], *f3 = F[3], *f4 = F[4];
+            for (int x = 0; x < W; ++x) c[x] = k0 * f0[x] + k1 * f1[x] + k2 * f2[x] + k3 * f3[x] + k4 * f4[x];
+        }
+        for (int x = 4; x < W - 4; x += 4) {
+            const float f = C[0][x - 4] + C[0][x + 4] + C[1][x - 3] + C[1][x + 3] +
+                                C[2][x - 2] + C[2][x + 2] + C[3][x - 1] + C[3][x + 1] + C[4][x];
             ss += static_cast<double>(f) * static_cast<double>(f);
         }
+    }
     const double power = ss / (static_cast<double>(g.width) * g.height);
     const double c = 180000.0;
     return 100.0 * power * power / (power * power + c * c);

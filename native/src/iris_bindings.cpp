@@ -141,10 +141,13 @@ centre coordinates of the image (pixel row i, column j at x = j, y = i), pupil_s
 iris_step (grey-level step across each boundary at full size). Dark round regions are scored by a
 centre-surround box contrast after specular highlights are flattened; about the four best, the
 pupil circle maximises the radial step of the mean grey on full circles (weighted towards a dark
-inside, highlights left out) and the iris circle the step on the lateral arcs (-30..45 degrees
-each side, the pupil left out) with its centre within 0.2 iris radii of the pupil's; both are
-searched coarse to fine on a pyramid of 2 x 2 means, sub-pixel at full size, and the pupil is
-refitted by least squares to its boundary points. See native/src/iris.cpp.)doc");
+inside, highlights left out), or, for a pupil more than half hidden by an eyelid, is the
+consensus circle (RANSAC) of boundary points on rays from the dark region, and the iris circle
+the step on the lateral arcs (-30..45 degrees each side, the pupil left out, trimmed where a lid
+hides them) with its centre within 0.2 iris radii of the pupil's, thin rings of dilated pupils
+searched on a finer level; both are searched coarse to fine on a pyramid of 2 x 2 means,
+sub-pixel at full size, and the pupil is refitted by least squares to its boundary points. See
+native/src/iris.cpp.)doc");
 
     m.def("iris_candidates", &py_iris_candidates, "image"_a,
           R"doc(Diagnostics of iris_locate: each dark round region tried as a pupil (best first),

@@ -117,6 +117,7 @@ def test_pages_are_ordered_filtered_and_counted(store):
         ({"order_by": ["nope"]}, "cannot order by"),
         ({"filters": [Filter("ipd) OR (1=1", "=", 1)]}, "cannot filter on"),
         ({"filters": [Filter("ipd", "LIKE", 1)]}, "operator"),
+        ({"filters": [Filter("ipd", ">=", "x")]}, "cannot compare"),
         ({"offset": -1}, "negative"),
     ],
 )
@@ -167,6 +168,22 @@ def test_a_measure_declared_later_is_a_new_nullable_column(store, monkeypatch):
 def test_unknown_columns_are_refused(store):
     with pytest.raises(ConfigError, match="unknown columns"):
         store.append("ds", rows=[row("a.jpg", not_a_measure=1)])
+    with pytest.raises(ConfigError, match="unknown columns"):
+        store.append("ds", rows=pa.table({"file": ["a.jpg"], "not_a_measure": [1]}))
+
+
+def test_a_batch_of_columns_is_stored_like_the_same_records(store):
+    """A columnar caller hands over one Arrow table (JSON columns as text): no per-row work."""
+    records = [row("a.jpg", ipd=60, models={"m": "1"}, yaw_pose="Right"), row("b.jpg", ipd=61)]
+    store.create_dataset("columns", "face")
+    store.append("ds", rows=records)
+    table = pa.Table.from_pylist([{**r, "models": json.dumps(r["models"])} for r in records])
+    store.append("columns", rows=table.drop_columns(["options"]))
+    stored = store.profiles("columns").items
+    expected = store.profiles("ds").items
+    for item in (*stored, *expected):
+        del item["dataset_id"], item["scanned_at"], item["options"]
+    assert stored == expected and stored[0]["models"] == {"m": "1"}
 
 
 def test_datasets_are_listed_checked_and_deleted(store):

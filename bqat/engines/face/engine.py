@@ -12,6 +12,7 @@ from bqat.engines.face.detector import MODEL as DETECTOR_MODEL
 from bqat.engines.face.landmarks import BLENDSHAPES_MODEL, LANDMARKER_MODEL, MESH_MODEL
 from bqat.engines.face.measures import FACE_MEASURES
 from bqat.engines.face.options import FaceOptions
+from bqat.engines.face.profiles import PROFILES
 from bqat.ingest import IMAGE_EXTENSIONS
 
 
@@ -27,4 +28,5 @@ ENGINE = Engine(
     models=(DETECTOR_MODEL, MESH_MODEL, LANDMARKER_MODEL, BLENDSHAPES_MODEL),
     extensions=IMAGE_EXTENSIONS,
     context=face_context,
+    profiles=PROFILES,
 )

@@ -116,7 +116,11 @@ def glasses_score(ctx: FaceContext) -> float:
 
     A spectacle bridge is a horizontal bar between the inner eye corners; the score is the
     strongest row-mean vertical gradient in the central third of the bridge region of the
-    aligned crop, divided by 255.
+    aligned crop, divided by 255. No registered model gives a glasses signal (FaceLandmarker
+    v2's blendshapes have none), so this edge rule stands, uncalibrated: GLASSES_ABOVE lies
+    between the sample faces, none of which wears glasses (at most 0.08), and the same faces
+    with dark frames drawn on (at least 0.17); no photograph of real spectacles was available.
+    A thin or rimless bridge can stay below it, a fringe or a shadow at the bridge can pass it.
     """
     grey = ctx.aligned.grey.astype(np.float32)
     top, bottom = 62, 98  # from brow level to the upper nose in the aligned crop (eyes at row 80)
@@ -515,7 +519,9 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "glasses",
         "boolean",
-        f"glasses_score > {GLASSES_ABOVE}: a spectacle bridge crosses the nose.",
+        f"glasses_score > {GLASSES_ABOVE}: a dark bar crosses the nose bridge, as a spectacle "
+        "bridge does. Uncalibrated edge rule (ours; no photograph of real spectacles checked): "
+        "thin or rimless frames can be missed, a fringe or shadow there can pass.",
         _above(_glasses_score, GLASSES_ABOVE),
     ),
     _face(
@@ -567,7 +573,9 @@ FACE_MEASURES: list[Measure] = [
     _face(
         "glasses_score",
         "number",
-        "Strongest horizontal edge across the nose bridge, 0..1 (see `glasses`).",
+        "Strongest horizontal edge across the nose bridge between the eyes, 0..1: the mean "
+        "vertical grey step along a row of the aligned crop, over 255 (uncalibrated; see "
+        "`glasses`).",
         _glasses_score,
         range=(0, 1),
     ),

@@ -7,6 +7,7 @@ from bqat.engines.fingerprint.context import fingerprint_context
 from bqat.engines.fingerprint.forest import MODEL
 from bqat.engines.fingerprint.measures import FINGERPRINT_MEASURES
 from bqat.engines.fingerprint.options import FingerprintOptions
+from bqat.engines.fingerprint.profiles import PROFILES
 from bqat.ingest import IMAGE_EXTENSIONS
 
 ENGINE = Engine(
@@ -16,4 +17,5 @@ ENGINE = Engine(
     models=(MODEL,),
     extensions=IMAGE_EXTENSIONS,
     context=fingerprint_context,
+    profiles=PROFILES,
 )

@@ -9,6 +9,7 @@ from bqat.engines.engine import Engine
 from bqat.engines.iris.context import IrisContext, build_context
 from bqat.engines.iris.measures import IRIS_MEASURES
 from bqat.engines.iris.options import IrisOptions
+from bqat.engines.iris.profiles import PROFILES
 from bqat.ingest import IMAGE_EXTENSIONS
 
 
@@ -24,4 +25,5 @@ ENGINE = Engine(
     models=(),
     extensions=IMAGE_EXTENSIONS,
     context=iris_context,
+    profiles=PROFILES,
 )

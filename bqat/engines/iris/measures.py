@@ -78,7 +78,8 @@ ISO_MEASURES: list[Measure] = [
         "(1.1-1.2 iris radii from the iris centre, within 30 degrees of the horizontal where "
         "the eyelids do not reach), I of the usable iris between (pupil + iris radius) / 2 and "
         "0.9 iris radii, and P of the pupil within 0.8 pupil radii of the pupil centre "
-        "(specular pixels left out).",
+        "(specular pixels left out, and pixels brighter than the iris by over 3 robust "
+        "deviations: an eyelid over the pupil).",
         _native("iris_sclera_contrast"),
         range=(0, 100),
         direction="higher_is_better",

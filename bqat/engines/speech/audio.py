@@ -10,6 +10,8 @@ before any sample is decoded. Samples come out as float32 in full-scale units (1
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,10 +80,15 @@ class DecodedAudio:
 
     @property
     def full_scale(self) -> float:
-        """The magnitude from which a sample counts as clipped: the largest code of an integer
-        format (1 - 2^-(bits-1): 32767/32768 at 16 bits), else that of 16 bits."""
-        bits = self.bit_depth if self.subtype in _INTEGER_PCM else None
-        return 1.0 - 2.0 ** -((bits or _DEFAULT_FULL_SCALE_BITS) - 1)
+        """The magnitude from which a sample counts as clipped (`full_scale`)."""
+        return full_scale(self.subtype)
+
+
+def full_scale(subtype: str | None) -> float:
+    """The magnitude from which a sample of libsndfile `subtype` counts as clipped: the largest
+    code of an integer format (1 - 2^-(bits-1): 32767/32768 at 16 bits), else that of 16 bits."""
+    bits = _BIT_DEPTH.get(subtype) if subtype in _INTEGER_PCM else None
+    return 1.0 - 2.0 ** -((bits or _DEFAULT_FULL_SCALE_BITS) - 1)
 
 
 def decode_audio(sample: Any, *, max_duration_s: float) -> DecodedAudio:
@@ -105,21 +112,29 @@ def decode_audio(sample: Any, *, max_duration_s: float) -> DecodedAudio:
         source = io.BytesIO(bytes(sample))
     else:
         raise InputError(f"cannot read a speech sample from {type(sample).__name__}")
-    try:
-        with soundfile.SoundFile(source) as f:
-            rate, frames = int(f.samplerate), int(f.frames)
-            _check(rate, frames, max_duration_s)
-            samples = f.read(dtype="float32", always_2d=True)
-            audio_format, subtype = f.format, f.subtype
-    except soundfile.LibsndfileError as exc:
-        raise InputError(f"not a readable audio file: {exc.error_string}") from None
-    except (RuntimeError, TypeError, ValueError) as exc:  # soundfile's own refusals
-        raise InputError(f"not a readable audio file: {exc}") from None
+    with reading(source) as f:
+        rate, frames = int(f.samplerate), int(f.frames)
+        _check(rate, frames, max_duration_s)
+        samples = f.read(dtype="float32", always_2d=True)
+        audio_format, subtype = f.format, f.subtype
     if samples.shape[0] == 0:
         raise InputError("the audio holds no samples")
     if not np.isfinite(samples).all():
         raise InputError("the audio holds non-finite samples (NaN or infinity)")
     return DecodedAudio(samples, rate, audio_format, subtype)
+
+
+@contextmanager
+def reading(source: Any) -> Iterator[soundfile.SoundFile]:
+    """The audio file (a path or a binary file object) open for reading, its format recognised
+    from its content; libsndfile's and soundfile's refusals become `InputError`."""
+    try:
+        with soundfile.SoundFile(source) as f:
+            yield f
+    except soundfile.LibsndfileError as exc:
+        raise InputError(f"not a readable audio file: {exc.error_string}") from None
+    except (RuntimeError, TypeError, ValueError) as exc:  # soundfile's own refusals
+        raise InputError(f"not a readable audio file: {exc}") from None
 
 
 def _check(rate: int, frames: int, max_duration_s: float) -> None:

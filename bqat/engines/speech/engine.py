@@ -10,6 +10,10 @@ from bqat.engines.speech.context import SpeechContext, build_context
 from bqat.engines.speech.dnsmos import P808_MODEL, P835_MODEL
 from bqat.engines.speech.measures import MODALITY, SPEECH_MEASURES
 from bqat.engines.speech.options import SpeechOptions
+from bqat.engines.speech.p835 import PARTS
+from bqat.engines.speech.profiles import PROFILES
+from bqat.engines.speech.waveform import waveform
+from bqat.models.runtime import PART_SEPARATOR
 
 EXTENSIONS = frozenset({".wav", ".flac"})
 
@@ -26,4 +30,7 @@ ENGINE = Engine(
     models=(P835_MODEL, P808_MODEL),
     extensions=EXTENSIONS,
     context=speech_context,
+    derived_sessions=tuple(f"{P835_MODEL}{PART_SEPARATOR}{part}" for part in PARTS),
+    thumbnail=waveform,
+    profiles=PROFILES,
 )

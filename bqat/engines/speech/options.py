@@ -20,8 +20,9 @@ class SpeechOptions(BaseModel):
         ge=0.5,
         le=9.01,
         description="Seconds between DNSMOS windows: 1.0 as the reference implementation; up to "
-        "9.01 (windows end to end, fewer windows to pool and classify). Multiples of 0.01 s "
-        "share the model's convolutions between windows; other hops run it whole per window.",
+        "9.01 (windows end to end, fewer windows to pool and classify). Multiples of 0.02 s "
+        "share the model's convolutions between overlapping windows; other hops run it whole "
+        "per window.",
     )
     max_duration_s: float = Field(
         3600.0,

@@ -31,6 +31,16 @@ SYNTHETIC = {
     "blurred": {"blur": 3.0},
     "noisy": {"noise": 10.0, "seed": 2},
     "dilated": {"pupil": (322.0, 242.0, 72.0)},
+    "ratio-0.70": {"pupil": (322.0, 242.0, 77.0)},
+    "ratio-0.75": {"pupil": (322.0, 242.0, 82.5)},
+    "ratio-0.75-off-centre": {"pupil": (318.0, 243.0, 82.5), "seed": 3, "noise": 4.0},
+    "pupil-60%-under-the-upper-lid": {"pupil": (322.0, 242.0, 40.0), "upper_lid": 250.0},
+    "pupil-70%-under-the-upper-lid": {"pupil": (322.0, 242.0, 40.0), "upper_lid": 255.0},
+    "pupil-60%-under-lid-and-lashes": {
+        "pupil": (322.0, 242.0, 40.0),
+        "upper_lid": 250.0,
+        "lashes": 12,
+    },
     "constricted": {"pupil": (322.0, 242.0, 22.0)},
     "low-contrast": {"levels": {"sclera": 150.0, "iris": 110.0, "pupil": 60.0}},
     "colour": {"colour": True},
@@ -63,6 +73,23 @@ def test_synthetic_eyes_are_located_within_2_px(name):
     for circle, truth in ((found["pupil"], eye.pupil), (found["iris"], eye.iris)):
         assert math.hypot(circle[0] - truth[0], circle[1] - truth[1]) <= 2.0
         assert abs(circle[2] - truth[2]) <= 2.0
+
+
+@pytest.mark.parametrize(
+    ("name", "least"),
+    [
+        ("pupil-60%-under-the-upper-lid", 0.55),
+        ("pupil-70%-under-the-upper-lid", 0.65),
+        ("pupil-60%-under-lid-and-lashes", 0.55),
+    ],
+)
+def test_the_occluded_pupils_are_more_than_half_hidden(name, least):
+    # The share of the true pupil disc that the drawing does not paint dark (eyelid skin).
+    eye = draw_eye(**SYNTHETIC[name])
+    x, y, r = eye.pupil
+    ys, xs = np.mgrid[0 : eye.image.shape[0], 0 : eye.image.shape[1]]
+    disc = (xs - x) ** 2 + (ys - y) ** 2 <= (r - 2) ** 2
+    assert (eye.image[disc] > 90).mean() >= least
 
 
 @pytest.mark.parametrize(

@@ -155,6 +155,17 @@ def test_a_pupil_hidden_by_an_eyelid_has_no_circularity():
     assert "fewer than half" in m["errors"]["pupil_boundary_circularity"]
 
 
+def test_the_pupil_grey_leaves_out_an_eyelid_over_the_pupil():
+    # The upper lid covers about 60% of the pupil: the pupil's grey is still the pupil's, so the
+    # contrasts stay those of the drawing's levels.
+    eye = draw_eye(pupil=(322.0, 242.0, 40.0), upper_lid=250.0)
+    m = measured(eye)
+    assert m["pupil_grey"] == pytest.approx(eye.levels["pupil"], abs=3.0)
+    weber = (m["iris_grey"] - eye.levels["pupil"]) / (20 + eye.levels["pupil"])
+    assert m["iris_pupil_contrast"] == pytest.approx(100 * weber / (0.75 + weber), abs=2.0)
+    assert m["usable_iris_area"] == pytest.approx(eye.usable_iris_area, abs=4.0)
+
+
 def test_the_occlusion_grid_marks_the_covered_top():
     eye = draw_eye(upper_lid=170.0)
     mask = measured(eye)["occlusion"]

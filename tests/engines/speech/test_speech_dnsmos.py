@@ -23,18 +23,26 @@ def per_window(audio: np.ndarray, starts: list[int]) -> np.ndarray:
     )
 
 
-def test_shared_convolutions_give_the_whole_models_outputs():
+def test_shared_convolutions_give_the_whole_models_outputs(monkeypatch):
     audio = (0.5 * speech_like(13.5, 16000, seed=21)).astype(np.float32)
     starts = dnsmos.window_starts(len(audio))  # 0, 1, 2, 3 s
     assert starts == [0, 16000, 32000, 48000]
+    monkeypatch.setattr(p835, "EDGE_BATCH", 3)  # the edge strips in two calls: 3 + 1 windows
+    shared = p835.raw_scores(dnsmos.P835_MODEL, audio, starts)
+    np.testing.assert_allclose(shared, per_window(audio, starts), rtol=0, atol=1e-5)
+
+
+def test_windows_apart_on_the_grid_give_the_whole_models_outputs():
+    audio = (0.5 * speech_like(18.61, 16000, seed=25)).astype(np.float32)
+    starts = [0, 153600]  # a 9.6 s hop: 0.59 s between the windows that no window holds
     shared = p835.raw_scores(dnsmos.P835_MODEL, audio, starts)
     np.testing.assert_allclose(shared, per_window(audio, starts), rtol=0, atol=1e-5)
 
 
 def test_windows_off_the_frame_grid_run_the_whole_model():
     audio = (0.5 * speech_like(10.1, 16000, seed=22)).astype(np.float32)
-    assert dnsmos.window_starts(len(audio), hop_s=0.95) == [0, 15200]  # 95 frames: on the grid
-    odd = [0, 15208]  # not a multiple of 160 samples
+    assert dnsmos.window_starts(len(audio), hop_s=0.95) == [0, 15200]  # 95 frames: odd
+    odd = [0, 15200]  # off the shared 320-sample grid
     np.testing.assert_allclose(
         dnsmos.p835_raw(audio, odd), per_window(audio, odd), rtol=0, atol=1e-6
     )
@@ -62,7 +70,8 @@ def test_shared_mel_frames_give_each_windows_own_p808_features():
     starts = dnsmos.window_starts(len(audio))
     assert len(starts) == 18 > 16  # two groups of windows
     alone = np.stack([dnsmos.p808_features(audio[s : s + dnsmos.WINDOW]) for s in starts])
-    np.testing.assert_allclose(dnsmos.p808_inputs(audio, starts), alone, rtol=0, atol=1e-6)
+    shared = np.stack(list(dnsmos.p808_inputs(audio, starts)))
+    np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-6)
     odd = [0, 16008]
     alone = np.stack([dnsmos.p808_features(audio[s : s + dnsmos.WINDOW]) for s in odd])
-    np.testing.assert_array_equal(dnsmos.p808_inputs(audio, odd), alone)
+    np.testing.assert_array_equal(np.stack(list(dnsmos.p808_inputs(audio, odd))), alone)

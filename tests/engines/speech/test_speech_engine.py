@@ -77,6 +77,31 @@ def test_the_engine_declares_its_models_and_extensions():
     assert engine.extensions == frozenset({".wav", ".flac"})
 
 
+def test_info_lists_every_onnx_session_the_engine_uses_with_its_file(monkeypatch, shared):
+    from api.routes.meta import info
+    from bqat.engines.speech import p835
+    from bqat.models import get_spec, runtime
+
+    monkeypatch.setattr(runtime, "_sessions", {})
+    p835_file = get_spec("dnsmos_p835")
+    expected = {
+        "dnsmos_p835": p835_file,
+        "dnsmos_p835/front": p835_file,
+        "dnsmos_p835/tail": p835_file,
+        "dnsmos_p808": get_spec("dnsmos_p808"),
+    }
+    listed = {s.name: s for s in info.fn().sessions}
+    assert {name: (s.file, s.sha256) for name, s in listed.items() if name in expected} == {
+        name: (spec.file, spec.sha256) for name, spec in expected.items()
+    }
+    assert not any(s.loaded for s in listed.values())
+    p835.split_sessions("dnsmos_p835")
+    after = info.fn()
+    loaded = {s.name for s in after.sessions if s.loaded}
+    assert loaded == {"dnsmos_p835/front", "dnsmos_p835/tail"} and after.loaded_sessions == 2
+    assert {m.name for m in after.models if m.loaded} == {"dnsmos_p835"}
+
+
 def test_mp3_data_under_a_wav_name_is_decoded_by_content(tmp_path):
     x = speech_like(2.0, 16000, seed=1)
     path = tmp_path / "really_an.mp3.wav"
@@ -208,6 +233,9 @@ def test_a_scan_stores_rows_errors_outliers_and_a_report(tmp_path, samples, pref
     assert outliers is not None and "active_speech_level_dbov" in outliers["columns"]
     html = report_path("voices").read_text()
     assert "active_speech_level_dbov" in html and "LUFS" in html
+    flagged = len(outliers["outliers"])
+    shown = html[html.index('id="bqat-outliers"') : html.index('id="bqat-duplicates"')]
+    assert flagged and shown.count('<img src="data:image/png;base64,') == flagged  # waveforms
 
 
 def test_the_api_assesses_an_uploaded_recording_and_specifies_the_columns(samples, prefect_server):
