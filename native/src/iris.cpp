@@ -29,7 +29,10 @@
 //      by its consensus circle on each level; boundary points are looked for no further than
 //      half-way to the limbus (a dilated pupil's limbus is the larger step within 1.4 pupil
 //      radii). The limbus is refined on its lateral arcs trimmed of their ends where an eyelid
-//      hides the step, over 5 x 5 centres at full size, scored at the parabola's vertex in radius.
+//      hides the step, over 5 x 5 centres at full size, scored at the parabola's vertex in radius;
+//      where a lid trimmed one side's ends by 20 degrees or more (a lid near or past the iris
+//      centre), the circle is then refitted to limbus edge points on the visible lateral arcs and
+//      the arc opposite the lid (consensus circle and least squares).
 // Occlusion: the iris annulus is sampled on a 256 x 32 polar grid about the iris centre; cells far
 // from the iris grey level (robust statistics of the lateral iris) that form a region reaching the
 // outer boundary are eyelid/eyelash; pixels at or above the specular threshold are highlights.
@@ -785,11 +788,11 @@ struct EdgePoint {
     double x, y, step;
 };
 
-// Along `n` rays from (cx, cy), the radius in [t0, t1] of the largest outward step (samples
+// Along `rays` from (cx, cy), the radius in [t0, t1] of the largest outward step (samples
 // 1.5 px beyond minus 1.5 px within, every 0.5 px) with the inner sample at most `dark` and the
 // outer below `skip`, when it reaches `min_step`; sub-pixel, in the coordinates of `p`.
-std::vector<EdgePoint> ray_edges(const Plane& p, double cx, double cy, double t0, double t1, int n,
-                                 double dark, double min_step, float skip) {
+std::vector<EdgePoint> ray_edges(const Plane& p, double cx, double cy, double t0, double t1,
+                                 const std::vector<Ray>& rays, double dark, double min_step, float skip) {
     std::vector<EdgePoint> out;
     if (t1 <= t0) return out;
     constexpr double kStep = 0.5;
@@ -797,8 +800,8 @@ std::vector<EdgePoint> ray_edges(const Plane& p, double cx, double cy, double t0
     const int samples = static_cast<int>((t1 - t0) / kStep) + 1 + 2 * kHalf;
     std::vector<float> v(samples);
     std::vector<double> d(samples);
-    for (int k = 0; k < n; ++k) {
-        const double a = 2.0 * kPi * (k + 0.5) / n, c = std::cos(a), s = std::sin(a);
+    for (const Ray& ray : rays) {
+        const double c = ray.c, s = ray.s;
         for (int i = 0; i < samples; ++i) {
             const double t = t0 + (i - kHalf) * kStep;
             float x;
@@ -976,7 +979,7 @@ Candidate coarse_pupil(const Pyramid& pyr, int level, const Blob& b) {
     c.min_step = std::max(10.0, 0.3 * (b.ring - b.inner));
     if (c.pupil_support >= 1.0) return c;
     const double bx = to_level(X, lp), by = to_level(Y, lp);
-    const auto pts = ray_edges(p, bx, by, 0.3 * r, 3.0 * r, 48, c.dark, c.min_step, s.skip_above);
+    const auto pts = ray_edges(p, bx, by, 0.3 * r, 3.0 * r, circle_rays(48), c.dark, c.min_step, s.skip_above);
     IrisCircle arc;
     std::vector<char> mark;
     const int found = consensus_circle(pts, 1.0, 0.6 * r, 3.0 * r, bx, by, 2.0 * r, arc, mark);
@@ -1050,14 +1053,19 @@ struct Arcs {
     std::array<std::pair<double, double>, 2> sectors{{{-30.0, 45.0}, {135.0, 210.0}}};
 };
 
-std::vector<Ray> arcs_rays(const Arcs& arcs, double r) {
+// Rays over the sectors (degrees), `per_degree` of them per degree of each and at least 4.
+std::vector<Ray> spread_rays(const std::vector<std::pair<double, double>>& sectors, double per_degree) {
     std::vector<Ray> rays;
-    for (const auto& sector : arcs.sectors) {
-        const int n = std::max(4, static_cast<int>(std::lround(arc_rays(r) * (sector.second - sector.first) / 75.0)));
+    for (const auto& sector : sectors) {
+        const int n = std::max(4, static_cast<int>(std::lround(per_degree * (sector.second - sector.first))));
         const auto part = sector_rays({sector}, n);
         rays.insert(rays.end(), part.begin(), part.end());
     }
     return rays;
+}
+
+std::vector<Ray> arcs_rays(const Arcs& arcs, double r) {
+    return spread_rays({arcs.sectors.begin(), arcs.sectors.end()}, arc_rays(r) / 75.0);
 }
 
 Arcs visible_arcs(const Plane& p, const IrisCircle& level_circle) {
@@ -1188,7 +1196,7 @@ IrisCircle descend_arc(const Pyramid& pyr, const Candidate& c, double& step) {
         const double scale = static_cast<double>(1 << k);
         const double cx = to_level(P.x, k), cy = to_level(P.y, k), r = P.r / scale;
         const double hi = std::min(1.3 * r, limit / scale);
-        const auto pts = ray_edges(p, cx, cy, 0.75 * r, hi, 64, c.dark, c.min_step, c.skip_above);
+        const auto pts = ray_edges(p, cx, cy, 0.75 * r, hi, circle_rays(64), c.dark, c.min_step, c.skip_above);
         IrisCircle a;
         std::vector<char> mark;
         const int found = consensus_circle(pts, 1.0, 0.75 * r, hi, cx, cy, 0.3 * r, a, mark);
@@ -1200,6 +1208,44 @@ IrisCircle descend_arc(const Pyramid& pyr, const Candidate& c, double& step) {
         P = {from_level(a.x, k), from_level(a.y, k), a.r * scale};
     }
     return P;
+}
+
+// Where an eyelid trimmed the lateral arcs by 20 degrees or more on one side (the upper ends, or
+// the lower ends, of both arcs together), the limbus is fitted to its own edge points at full
+// size: with most of one half hidden, the mean step on the short lateral arcs left barely tells
+// a lower centre from a smaller radius (every ray tilted the same way), and the other half's arc
+// (45..135 degrees under an upper lid, 225..315 over a lower one) pins both. On rays across the
+// visible lateral arcs and that arc, the largest outward step (dark iris to bright sclera, 1.5
+// px each side) within 15% of the radius and beyond the pupil, when it reaches 0.3 of the arcs'
+// step and half the median step of the points; the consensus circle (1.5 px) through them,
+// refitted by least squares, so that the lid's margin, lashes and highlights, on no circle of
+// the limbus's size, are left out. The input when under an eighth of the rays or a quarter of
+// the sectors agree, or the fit moves more than a tenth of the radius.
+IrisCircle refit_iris(const Plane& p, const IrisCircle& I, const IrisCircle& P, const Arcs& arcs, double step) {
+    const Arcs full;
+    const auto& [right, left] = arcs.sectors;
+    const double upper = (right.first - full.sectors[0].first) + (full.sectors[1].second - left.second);
+    const double lower = (full.sectors[0].second - right.second) + (left.first - full.sectors[1].first);
+    if (std::max(upper, lower) < 20.0 || std::min(upper, lower) >= 20.0) return I;
+    std::vector<std::pair<double, double>> sectors(arcs.sectors.begin(), arcs.sectors.end());
+    sectors.push_back(upper >= 20.0 ? std::pair{45.0, 135.0} : std::pair{225.0, 315.0});
+    double span = 0.0;
+    for (const auto& [from, to] : sectors) span += to - from;
+    // A ray every 3 px of the limbus, 24-128 in all.
+    const double total = std::clamp(span * kPi / 180.0 * I.r / 3.0, 24.0, 128.0);
+    const auto rays = spread_rays(sectors, total / span);
+    const double t0 = std::max(0.85 * I.r, P.r + std::hypot(P.x - I.x, P.y - I.y) + 2.0);
+    auto pts = ray_edges(p, I.x, I.y, t0, 1.15 * I.r, rays, 255.0, std::max(4.0, 0.3 * step), kNoSkip);
+    std::vector<float> steps;
+    for (const EdgePoint& e : pts) steps.push_back(static_cast<float>(e.step));
+    const double bar = 0.5 * median_of(steps);
+    pts.erase(std::remove_if(pts.begin(), pts.end(), [&](const EdgePoint& e) { return e.step < bar; }), pts.end());
+    IrisCircle fit;
+    std::vector<char> mark;
+    const int found = consensus_circle(pts, 1.5, 0.9 * I.r, 1.1 * I.r, I.x, I.y, 0.1 * I.r, fit, mark);
+    if (8 * found < static_cast<int>(rays.size()) || arc_coverage(pts, mark, fit) < 0.25) return I;
+    if (std::hypot(fit.x - I.x, fit.y - I.y) > 0.1 * I.r || std::fabs(fit.r - I.r) > 0.1 * I.r) return I;
+    return fit;
 }
 
 // Refines the winner's circles to full size: the pupil first (then refitted to its boundary
@@ -1222,7 +1268,7 @@ void refine(const Pyramid& pyr, Candidate& c) {
     const Arcs arcs = visible_arcs(pyr.levels[li], {to_level(c.iris.x, li), to_level(c.iris.y, li), c.iris.r / (1 << li)});
     const Fit g = descend(pyr, li, c.iris, true, c.pupil, kNoSkip, sc, arcs);
     if (g.step != kNone) {
-        c.iris = {g.x, g.y, g.r};
+        c.iris = refit_iris(pyr.levels[0], {g.x, g.y, g.r}, c.pupil, arcs, g.raw);
         c.iris_step = g.raw;
     }
 }

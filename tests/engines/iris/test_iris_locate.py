@@ -20,6 +20,9 @@ SHARED = Path(__file__).resolve().parents[4] / "shared"
 SAMPLES = SHARED / "samples" / "iris"
 BIQT = json.loads((SHARED / "reference" / "biqt-iris-outputs.json").read_text())["shared"]
 
+# An upper eyelid 30 px below the iris centre: over 65% of the pupil and the upper limbus hidden.
+LID_30_PX_BELOW = {"pupil": (322.0, 246.0, 55.0), "upper_lid": 270.0}
+
 SYNTHETIC = {
     "centred": {},
     "pupil-off-right": {"pupil": (334.0, 236.0, 38.0)},
@@ -41,6 +44,12 @@ SYNTHETIC = {
         "upper_lid": 250.0,
         "lashes": 12,
     },
+    # Eyelids past the iris centre: the limbus is seen on its other half only.
+    "upper-lid-10-px-below-the-centre": {"pupil": (322.0, 246.0, 55.0), "upper_lid": 250.0},
+    "upper-lid-20-px-below-the-centre": {"pupil": (322.0, 246.0, 55.0), "upper_lid": 260.0},
+    "upper-lid-30-px-below-the-centre": LID_30_PX_BELOW,
+    "upper-lid-30-px-below-with-lashes-and-noise": {**LID_30_PX_BELOW, "lashes": 12, "noise": 6.0},
+    "lower-lid-20-px-above-the-centre": {"pupil": (322.0, 234.0, 55.0), "lower_lid": 220.0},
     "constricted": {"pupil": (322.0, 242.0, 22.0)},
     "low-contrast": {"levels": {"sclera": 150.0, "iris": 110.0, "pupil": 60.0}},
     "colour": {"colour": True},
