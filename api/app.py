@@ -21,7 +21,17 @@ from litestar.static_files import create_static_files_router
 
 from api import errors
 from api.auth import ApiKeyMiddleware
-from api.routes import datasets, inputs, legacy, meta, reports, results, samples, scans
+from api.routes import (
+    datasets,
+    inputs,
+    legacy,
+    meta,
+    preprocess,
+    reports,
+    results,
+    samples,
+    scans,
+)
 from api.runs import Runs
 from api.schemas import RowSchemaPlugin, row_models
 from bqat._version import __version__
@@ -80,6 +90,7 @@ def create_app() -> Litestar:
                     ("reports", reports),
                     ("datasets", datasets),
                     ("inputs", inputs),
+                    ("preprocessing", preprocess),
                     ("samples", samples),
                     ("service", meta),
                     ("BQAT-API paths (deprecated)", legacy),

@@ -55,6 +55,43 @@ class ScanRequest(StrictBody):
     ] = None
 
 
+class PreprocessScan(StrictBody):
+    """Scan the output once it is written."""
+
+    modality: str
+    dataset_id: Annotated[
+        str | None, msgspec.Meta(description="The dataset the rows go to; random if absent.")
+    ] = None
+
+
+class PreprocessRequest(StrictBody):
+    """A folder relative to a data root, converted into a new folder under the first data root."""
+
+    input: str
+    output: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A new folder, relative to the first data root (409 if it exists); "
+            "default `<input>-prep-<first 8 hex digits of tid>`."
+        ),
+    ] = None
+    options: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="mode (rgb, grey), resize_width or scale, format (png, jpg, jp2, webp, "
+            "tif, wsq; wav, flac), quality, sample_rate, channels (1), pattern; unknown ones are "
+            "refused."
+        ),
+    ] = msgspec.field(default_factory=dict)
+    scan: PreprocessScan | None = None
+
+
+@dataclass
+class PreprocessCreated:
+    tid: str
+    output: str  # relative to the first data root
+
+
 @dataclass
 class TaskCreated:
     tid: str

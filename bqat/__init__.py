@@ -25,6 +25,7 @@ _LAZY = {
     "errors": "scanning",
     "history": "scanning",
     "import_results": "imports",
+    "preprocess": "runner",
     "profiles": "scanning",
     "scan": "runner",
 }
@@ -56,6 +57,7 @@ __all__ = [
     "errors",
     "history",
     "import_results",
+    "preprocess",
     "profiles",
     "scan",
     "specification",

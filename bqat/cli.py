@@ -169,6 +169,44 @@ def _option(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"{key}: {value!r} is not a number") from None
 
 
+def _preprocess(args: argparse.Namespace) -> int:
+    """Run the preprocess-folder flow; print the counts, then each failed input and why."""
+    from dataclasses import asdict
+
+    from bqat.runner import preprocess
+
+    summary = preprocess(
+        args.folder,
+        args.to,
+        modality=args.scan,
+        dataset_id=args.dataset,
+        **dict(args.option or []),
+    )
+    if args.json:
+        print(json.dumps(asdict(summary)))
+        return 0
+    print(
+        f"{summary.written} of {summary.total} inputs written to {summary.output}, "
+        f"{summary.failed} failed"
+        + (f"; scanned into {summary.dataset_id}" if summary.dataset_id else "")
+    )
+    _print_rows([asdict(error) for error in summary.errors], False)
+    return 0
+
+
+def _setting(text: str) -> tuple[str, int | float | str]:
+    """KEY=VALUE, the value an integer or a number when it reads as one, else text."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            continue
+    return key, value
+
+
 def _drift(args: argparse.Namespace) -> int:
     """Run the compare-drift flow; write the HTML to -o; print the per-column tests."""
     import shutil
@@ -390,6 +428,24 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")
     scan.add_argument("folder", metavar="FOLDER")
     scan.set_defaults(handler=_scan)
+
+    prep = verbs.add_parser(
+        "preprocess", help="convert a folder's images or recordings into a new folder"
+    )
+    prep.add_argument("folder", metavar="DIR")
+    prep.add_argument("--to", metavar="OUT", help="a new folder (default: DIR-prep-<8 hex>)")
+    prep.add_argument(
+        "--option",
+        action="append",
+        type=_setting,
+        metavar="KEY=VALUE",
+        help="mode, resize_width, scale, format, quality, sample_rate, channels or pattern, "
+        "e.g. format=png or scale=0.5 (repeatable)",
+    )
+    prep.add_argument("--scan", metavar="MODALITY", help="then scan OUT into a dataset")
+    prep.add_argument("--dataset", help="with --scan: the dataset id (default: a new one)")
+    prep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    prep.set_defaults(handler=_preprocess)
 
     drift = verbs.add_parser("drift", help="data drift of a dataset against a reference one")
     drift.add_argument("dataset", metavar="DATASET")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bqat.preparation import PreprocessSummary
     from bqat.scanning import ScanSummary
 
 SCAN_KEYS = ("pattern", "files", "batch_size", "progress_key")
@@ -42,6 +43,31 @@ def scan(
             dataset_id=dataset_id,
             options=options,
             **scan_keys,
+        )
+
+
+def preprocess(
+    source: str | Path,
+    output: str | Path | None = None,
+    *,
+    modality: str | None = None,
+    dataset_id: str | None = None,
+    batch_size: int | None = None,
+    **options: Any,
+) -> PreprocessSummary:
+    """Run the `preprocess-folder` flow: convert `source` into the new folder `output` (default
+    `<source>-prep-<8 hex>` beside it) with `options` (bqat.preparation.PreprocessOptions); with
+    `modality`, scan the output into `dataset_id`. See flows.preprocess.preprocess_folder."""
+    from flows.preprocess import preprocess_folder
+
+    with _flow_server():
+        return preprocess_folder(
+            source=str(source),
+            output=None if output is None else str(output),
+            options=options,
+            modality=modality,
+            dataset_id=dataset_id,
+            **({} if batch_size is None else {"batch_size": batch_size}),
         )
 
 

@@ -19,6 +19,8 @@ DESCRIPTIONS = {
     "scan-progress": "Files assessed so far, of those discovered",
     "scan-summary": "Per-column summary of the stored rows",
     "scan-report": "Files discovered, assessed, skipped and failed",
+    "preprocess-errors": "The inputs preprocessing could not convert, with the reason",
+    "preprocess-report": "Inputs found, written and failed by preprocessing",
 }
 
 
@@ -42,10 +44,14 @@ def current_run_id() -> str:
     return str(get_run_context().flow_run.id)
 
 
-def label_run(name: str, *, dataset_id: str, modality: str | None = None) -> None:
+def label_run(name: str, *, dataset_id: str | None, modality: str | None = None) -> None:
     """Name the running flow run after what it does (Prefect names runs at random) and tag it
     with its dataset and modality, so the UI's runs list reads and filters by them."""
     run = get_run_context().flow_run
-    tags = {*run.tags, f"dataset:{dataset_id}", *([f"modality:{modality}"] if modality else [])}
+    tags = {
+        *run.tags,
+        *([f"dataset:{dataset_id}"] if dataset_id else []),
+        *([f"modality:{modality}"] if modality else []),
+    }
     with get_client(sync_client=True) as client:
         client.update_flow_run(run.id, name=name, tags=sorted(tags))

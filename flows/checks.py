@@ -14,12 +14,14 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from prefect.context import FlowRunContext
 
 from bqat.confinement import confine_folder, is_inside, relative_name
 from bqat.exceptions import AccessError, ConfigError
 from bqat.measures import check_modality
+from bqat.preparation import check_options, check_output
 from bqat.settings import get_settings
 from bqat.store import check_dataset_id, check_reference
 
@@ -65,6 +67,29 @@ def check_audit(folder: str, modality: str, name: str) -> None:
         )
     if created_through_prefect():
         confine_folder(folder, get_settings().data_root)
+
+
+def check_preprocess(
+    source: str,
+    output: str,
+    options: dict[str, Any],
+    modality: str | None,
+    dataset_id: str | None,
+) -> None:
+    """`preprocess-folder`: strict options; a folder inside a data root as input, and a new
+    folder under the first data root, outside the input, as output; the scan's modality and
+    dataset id when the output is to be scanned."""
+    check_options(options)
+    if modality is not None:
+        check_modality(modality)
+    if dataset_id is not None:
+        check_dataset_id(dataset_id)
+    if created_through_prefect():
+        roots = get_settings().data_root
+        confine_folder(source, roots)
+        if not is_inside(Path(output), roots[:1]):
+            raise AccessError(f"the output {output!r} is outside the first data root")
+    check_output(Path(source), Path(output))
 
 
 def check_datasets(*dataset_ids: str) -> None:

@@ -124,11 +124,12 @@ def ensure_crash_detection() -> None:
 def register_deployments() -> dict[str, str]:
     """Apply `<flow>/bqat` for the flows the API starts; returns flow name -> deployment id.
 
-    The keys are the names of flows.names (SCAN, DRIFT, OUTLIERS, REPORT): the API starts runs
-    by those names and never imports the flows.
+    The keys are the names of flows.names (SCAN, DRIFT, OUTLIERS, REPORT, PREPROCESS): the API
+    starts runs by those names and never imports the flows.
     """
     from flows.drift import compare_drift
     from flows.outliers import detect_outliers
+    from flows.preprocess import preprocess_folder
     from flows.report import build_report
     from flows.scan import scan_dataset
 
@@ -137,6 +138,7 @@ def register_deployments() -> dict[str, str]:
         names.DRIFT: compare_drift,
         names.OUTLIERS: detect_outliers,
         names.REPORT: build_report,
+        names.PREPROCESS: preprocess_folder,
     }
     ensure_work_pool()
     ensure_crash_detection()

@@ -11,7 +11,15 @@ OUTLIERS = "detect-outliers"
 REPORT = "build-report"
 DRIFT = "compare-drift"
 AUDIT = "audit-folder"
+PREPROCESS = "preprocess-folder"
 MAINTAIN = "maintain-store"  # scheduled by `bqat serve`; not a task of the API
 
 # flow name -> the `kind` of its runs in GET /task/
-KIND = {SCAN: "scan", OUTLIERS: "outliers", REPORT: "report", DRIFT: "drift", AUDIT: "audit"}
+KIND = {
+    SCAN: "scan",
+    OUTLIERS: "outliers",
+    REPORT: "report",
+    DRIFT: "drift",
+    AUDIT: "audit",
+    PREPROCESS: "preprocess",
+}

@@ -184,7 +184,10 @@ class Gone:
         return found.groupdict() if found else None
 
 
-NO_PREPROCESSING = "bqat does not preprocess images: prepare them before POST /scan/"
+NO_PREPROCESSING = (
+    "preprocessing is POST /preprocess/ (into a new folder; GET /task/{tid}/ follows it and "
+    "POST /task/{tid}/cancel stops it)"
+)
 NO_QUEUE = (
     "there is no queue: tasks are Prefect flow runs, GET /task/ lists them and POST "
     "/task/{tid}/cancel cancels one"

@@ -107,14 +107,16 @@ async def start_scan(
     store: Store = request.app.state.store
     limit = get_settings().max_concurrent_scans
     async with runs.admission():
-        active = await runs.active(names.SCAN)
-        same = [tid for tid, target in active.items() if target == dataset_id]
+        # A preprocess run that chains a scan writes its dataset too.
+        writers = await runs.active(names.SCAN, names.PREPROCESS)
+        same = [tid for tid, target in writers.items() if target == dataset_id]
         if same:  # two scans writing one dataset at once could store a file twice
             raise HTTPException(
                 status_code=HTTP_409_CONFLICT,
                 detail=f"a scan into dataset {dataset_id} is already queued or running (task "
                 f"{same[0]}); wait for it or cancel it",
             )
+        active = await runs.active(names.SCAN)
         if len(active) >= limit:
             raise HTTPException(
                 status_code=HTTP_429_TOO_MANY_REQUESTS,
