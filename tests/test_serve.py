@@ -113,8 +113,8 @@ def environment_of(pid: int) -> dict[str, str]:
 
 @dataclass
 class Served:
-    process: subprocess.Popen[str]
-    lines: list[str]
+    process: subprocess.Popen[bytes]
+    log: Path  # serve's output, all of it: a pipe nobody reads would fill and block serve
     env: dict[str, str]
     home: Path
     data: Path
@@ -122,6 +122,10 @@ class Served:
     outside: Path
     prefect_port: int
     api: str
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
 
     @property
     def prefect(self) -> str:
@@ -185,27 +189,25 @@ def served(tmp_path_factory: pytest.TempPathFactory, samples: Path, free_port):
     env.pop("PREFECT_HOME", None)
     env.pop("PREFECT_API_URL", None)
     bqat = Path(sys.executable).parent / "bqat"
-    process = subprocess.Popen(
-        [str(bqat), "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        # As a shell starts a background job: SIGINT ignored. Ctrl-C (test_ctrl_c_stops_all)
-        # must still stop everything.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    lines: list[str] = []
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [str(bqat), "serve"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # As a shell starts a background job: SIGINT ignored. Ctrl-C (test_ctrl_c_stops_all)
+            # must still stop everything.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
     try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if "press Ctrl-C" in line:
-                break
-        assert process.poll() is None, "".join(lines)
+        deadline = time.monotonic() + 180
+        while "press Ctrl-C" not in log.read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
         yield Served(
             process=process,
-            lines=lines,
+            log=log,
             env=env,
             home=tmp_path / "home",
             data=tmp_path / "data",
@@ -222,7 +224,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, samples: Path, free_port):
 
 @pytest.mark.timeout(300)
 def test_serve_starts_the_server_on_the_loopback_interface_and_a_worker(served: Served):
-    lines = "".join(served.lines)
+    lines = served.output
     assert f"127.0.0.1:{served.prefect_port}" in lines, lines
     assert "flow worker" in lines, lines
     assert answers(f"{served.prefect}/health")  # the health check needs no auth string
@@ -509,8 +511,8 @@ def test_ten_simultaneous_scans_under_polling_admit_the_limit_and_all_complete(
 @pytest.mark.timeout(120)
 def test_ctrl_c_stops_all(served: Served):
     served.process.send_signal(signal.SIGINT)
-    rest, _ = served.process.communicate(timeout=60)
-    assert served.process.returncode == 0, "".join(served.lines) + rest
+    served.process.wait(timeout=60)
+    assert served.process.returncode == 0, served.output
     deadline = time.monotonic() + 10
     while answers(f"{served.prefect}/health") and time.monotonic() < deadline:
         time.sleep(0.5)
