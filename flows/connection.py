@@ -4,7 +4,7 @@ The configured one (PREFECT_API_URL) when there is one; else the server of a run
 whose auth string this user can read, so that `bqat.scan` and the CLI's runs appear in its UI
 and no server has to start; else Prefect's temporary server, which Prefect starts once per
 process. That start can take well over Prefect's 20 s limit on a loaded machine, and a scan must
-not fail for it, so it is given STARTUP_TIMEOUT_S; its telemetry is off.
+not fail for it, so it is given STARTUP_TIMEOUT_S; its telemetry and the runs' heartbeats are off.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from prefect.settings import (
     PREFECT_API_AUTH_STRING,
     PREFECT_API_URL,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
     PREFECT_SERVER_ANALYTICS_ENABLED,
     PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
     temporary_settings,
@@ -67,6 +68,9 @@ def flow_server() -> Iterator[str]:
         updates = {
             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: STARTUP_TIMEOUT_S,
             PREFECT_SERVER_ANALYTICS_ENABLED: False,
+            # Nothing watches heartbeats on a server that lives as long as this process, and
+            # each run's heartbeat thread costs up to a second when the run ends.
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
         }
         # The temporary server inherits this process's environment: if that holds a server
         # auth string, the temporary server wants it too, so this process's client sends it.
@@ -85,3 +89,15 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+@contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Run the short subflows called inside (outliers, report) without heartbeats of their own.
+
+    Each flow run's heartbeat thread sleeps in 1 s steps and is joined when the run ends, which
+    costs up to a second per run; a subflow of seconds gains nothing from it, since its parent's
+    heartbeats already show the process alive.
+    """
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield

@@ -10,6 +10,7 @@ from bqat.store import Store
 from flows import names
 from flows.artifacts import current_run_id, label_run, publish_link
 from flows.checks import check_datasets
+from flows.connection import without_heartbeats
 from flows.report import build_report
 
 
@@ -43,6 +44,7 @@ def detect_outliers(
     )
     if report:
         write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0, step="report"))
-        build_report(dataset_id)
+        with without_heartbeats():
+            build_report(dataset_id)
     write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0))
     return result.to_json()

@@ -27,6 +27,7 @@ from bqat.store import Store, check_dataset_id
 from flows import names
 from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run, publish_link
 from flows.checks import check_scan
+from flows.connection import without_heartbeats
 from flows.outliers import detect_outliers
 from flows.report import build_report
 from flows.runners import ConfiguredTaskRunner
@@ -120,10 +121,11 @@ def scan_dataset(
     compact_store(dataset_id)
     # So that GET /scan/{id}/outliers and /report answer as soon as the scan ends. Their failure
     # is logged, not raised: the rows are stored, and each can be run again on its own.
-    _report(keys, Progress(total=total, done=done, failed=failed, step="outliers"))
-    outliers = detect_outliers(dataset_id, report=False, return_state=True)
-    _report(keys, Progress(total=total, done=done, failed=failed, step="report"))
-    report = build_report(dataset_id, return_state=True)
+    with without_heartbeats():
+        _report(keys, Progress(total=total, done=done, failed=failed, step="outliers"))
+        outliers = detect_outliers(dataset_id, report=False, return_state=True)
+        _report(keys, Progress(total=total, done=done, failed=failed, step="report"))
+        report = build_report(dataset_id, return_state=True)
     for state in (outliers, report):
         if state.is_failed() or state.is_crashed():
             logger.warning("after the scan of %s: %s", dataset_id, state.message)
