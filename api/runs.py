@@ -152,7 +152,17 @@ class Runs:
             limit=limit,
             offset=offset,
         )
-        return [await self._task(run) for run in runs]
+        return [await self._listed(run) for run in runs]
+
+    async def _listed(self, run: FlowRun) -> Task:
+        """A listed run's task: a finished one from the cache (it never changes, and its progress
+        file and modality warning need not be read again each listing), else read and cached."""
+        cached = self._cache.get(str(run.id))
+        if cached is not None and cached[1].finished is not None:
+            return cached[1]
+        task = await self._task(run)
+        self._cache[task.tid] = (time.monotonic(), task)
+        return task
 
     async def active(self, *flow_names: str) -> dict[str, str | None]:
         """tid -> dataset_id of the runs of these flows that are queued or running."""
