@@ -148,7 +148,7 @@ def services(settings: Settings, auth: str) -> list[Service]:
                 "--port",
                 str(settings.prefect_port),
             ],
-            ready=lambda: _answers(f"{base}/api/health"),
+            ready=lambda: answers(f"{base}/api/health"),
             announce=f"Prefect server and UI: {base} (auth string: {auth_source(settings)})",
             own_url=f"{base}/api/health",
             env=server_env,
@@ -190,7 +190,7 @@ def services(settings: Settings, auth: str) -> list[Service]:
                 str(settings.port),
                 "--no-access-log",
             ],
-            ready=lambda: _answers(f"{api}/health"),
+            ready=lambda: answers(f"{api}/health"),
             announce=f"HTTP API: {api} (docs: {api}/docs)",
             own_url=f"{api}/health",
             env={**common, CLIENT_AUTH: auth},
@@ -204,11 +204,12 @@ def auth_source(settings: Settings) -> str:
     return str(auth_file(settings))
 
 
-def _answers(url: str) -> bool:
+def answers(url: str, timeout_s: float = 2.0) -> bool:
+    """Whether a GET of `url` succeeds within `timeout_s` (a health check)."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
             return 200 <= response.status < 300
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
@@ -295,7 +296,7 @@ def serve() -> int:
     running: list[tuple[Service, subprocess.Popen[bytes]]] = []
     try:
         for service in services(settings, auth):
-            if service.own_url and _answers(service.own_url):
+            if service.own_url and answers(service.own_url):
                 raise ConfigError(
                     f"{service.name}: something already answers at {service.own_url}; "
                     "stop it or choose other ports (BQAT_PREFECT_PORT, BQAT_PORT)"

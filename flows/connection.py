@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +24,7 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from bqat.serve import stored_prefect_auth
+from bqat.serve import answers, stored_prefect_auth
 from bqat.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +59,7 @@ def flow_server() -> Iterator[str]:
     url = f"{get_settings().prefect_url}/api"
     auth = prefect_auth_string()
     updates: dict[Any, Any]
-    if auth and _answers(f"{url}/health"):
+    if auth and answers(f"{url}/health", _HEALTH_TIMEOUT_S):
         updates = {PREFECT_API_URL: url, PREFECT_API_AUTH_STRING: auth}
         target = url
     else:
@@ -81,14 +79,6 @@ def flow_server() -> Iterator[str]:
     log.debug("flow runs report to %s", target)
     with temporary_settings(updates=updates):
         yield target
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=_HEALTH_TIMEOUT_S) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
 
 
 @contextmanager
