@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml requirements.lock $(NATIVE_SOURCES)
 	touch $@
 
 serve: $(STAMP)
-	$(BIN)/bqat serve
+	$(BIN)/bqat serve --take-terminal
 
 # Two test processes, a whole file each (the `bqat serve` tests share one server, in file order):
 # most end-to-end tests wait on servers and workers, so two overlap well even on two cores.

@@ -386,8 +386,12 @@ def _datasets_delete(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from bqat.serve import serve
+    from bqat.terminal import taking_the_terminal
 
-    return serve()
+    if not args.take_terminal:
+        return serve()
+    with taking_the_terminal():
+        return serve()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -545,6 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = verbs.add_parser(
         "serve", help="start the HTTP API, the local Prefect server and a flow worker"
+    )
+    serve.add_argument(
+        "--take-terminal",
+        action="store_true",
+        help="take Ctrl-C from the terminal for serve alone, so that a parent such as "
+        "`make serve` sees serve's clean exit instead of being interrupted itself",
     )
     serve.set_defaults(handler=_serve)
     return parser

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -39,6 +40,8 @@ _STOP_TIMEOUT_S = 20.0
 FALLBACK_NICENESS = 10
 SERVER_AUTH = "PREFECT_SERVER_API_AUTH_STRING"
 CLIENT_AUTH = "PREFECT_API_AUTH_STRING"
+_PR_SET_PDEATHSIG = 1
+_PRCTL = getattr(ctypes.CDLL(None), "prctl", None)  # Linux only; looked up before any fork
 # Never passed on: a Prefect Cloud key would take precedence over the auth string.
 _DROPPED = (SERVER_AUTH, CLIENT_AUTH, "PREFECT_API_KEY")
 
@@ -113,6 +116,8 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # see flows.deployments
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["DO_NOT_TRACK"] = "1"
+    # On a terminal `prefect server start` would ask whether to rewrite its profile.
+    env["PREFECT_CLI_PROMPT"] = "false"
     return env
 
 
@@ -231,11 +236,12 @@ def _worker_online(base: str, pool: str, auth: str) -> bool:
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    for child in children:
+    """Stop in the reverse of start order: the API and the worker before the Prefect server
+    they talk to (stopped together, the server printed the tracebacks of their cut streams)."""
+    deadline = time.monotonic() + _STOP_TIMEOUT_S
+    for child in reversed(children):
         if child.poll() is None:
             child.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + _STOP_TIMEOUT_S
-    for child in children:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -248,25 +254,45 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _yield_the_cpu() -> None:
-    """In a background service's process before it runs: idle scheduling, inherited by its
-    flow runs."""
+    """Idle scheduling for a background service, inherited by its flow runs."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         os.nice(FALLBACK_NICENESS)
 
 
+def _end_with_serve() -> None:
+    """A child gets Ctrl-C's SIGINT when serve dies, even by SIGKILL (Linux), so no service
+    outlives it holding its port: in its own process group the terminal no longer reaches it."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+def _prepare_background_child() -> None:
+    _end_with_serve()
+    _yield_the_cpu()
+
+
 def _start(service: Service) -> subprocess.Popen[bytes]:
     """Start `service` and wait until it is ready; ConfigError when it exits or hangs."""
     if service.before:
         try:
-            subprocess.run(service.before, env=service.env, check=True, timeout=_READY_TIMEOUT_S)
+            subprocess.run(
+                service.before,
+                env=service.env,
+                stdin=subprocess.DEVNULL,
+                check=True,
+                timeout=_READY_TIMEOUT_S,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
             raise ConfigError(f"{service.name}: preparing it failed ({exc})") from None
+    # Never the terminal: on a TTY `prefect server start` stops to ask which profile to use.
     child = subprocess.Popen(
         service.command,
         env=service.env,
-        preexec_fn=_yield_the_cpu if service.background else None,
+        stdin=subprocess.DEVNULL,
+        process_group=0,  # Ctrl-C reaches serve alone, which stops each child in turn
+        preexec_fn=_prepare_background_child if service.background else _end_with_serve,
     )
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while not service.ready():

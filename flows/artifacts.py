@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import quote
 
-from prefect import get_client
+from prefect import get_client, runtime
 from prefect.artifacts import create_link_artifact
 from prefect.context import get_run_context
 
@@ -24,8 +25,15 @@ DESCRIPTIONS = {
 }
 
 
+_GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def artifact_key(kind: str, dataset_id: str) -> str:
-    """Prefect artifact keys allow lower-case letters, digits and dashes only."""
+    """Prefect artifact keys allow lower-case letters, digits and dashes only. The UI titles
+    each card with its key, so a generated 32-hex dataset id is cut to its first 12 digits (48
+    bits: still one dataset's in practice); a named dataset keeps its name."""
+    if _GENERATED_ID.fullmatch(dataset_id):
+        dataset_id = dataset_id[:12]
     return re.sub(r"[^a-z0-9-]", "-", f"{kind}-{dataset_id}".lower())[:100]
 
 
@@ -44,9 +52,23 @@ def current_run_id() -> str:
     return str(get_run_context().flow_run.id)
 
 
-def label_run(name: str, *, dataset_id: str | None, modality: str | None = None) -> None:
-    """Name the running flow run after what it does (Prefect names runs at random) and tag it
-    with its dataset and modality, so the UI's runs list reads and filters by them."""
+def run_name(template: str) -> Callable[[], str]:
+    """A `flow_run_name` for @flow: Prefect names the run from `template` and the run's
+    parameters before its first log line (else a random name such as 'qualified-dogfish');
+    a parameter that is None, a dataset id the run makes up, reads "new"."""
+
+    def name() -> str:
+        given = runtime.flow_run.parameters
+        return template.format_map({k: "new" if v is None else v for k, v in given.items()})
+
+    return name
+
+
+def label_run(
+    *, dataset_id: str | None, modality: str | None = None, name: str | None = None
+) -> None:
+    """Tag the running flow run with its dataset and modality, so the UI's runs list filters by
+    them; `name` renames it once the run knows more than its parameters said."""
     run = get_run_context().flow_run
     tags = {
         *run.tags,
@@ -54,4 +76,4 @@ def label_run(name: str, *, dataset_id: str | None, modality: str | None = None)
         *([f"modality:{modality}"] if modality else []),
     }
     with get_client(sync_client=True) as client:
-        client.update_flow_run(run.id, name=name, tags=sorted(tags))
+        client.update_flow_run(run.id, name=name or run.name, tags=sorted(tags))

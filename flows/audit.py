@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger
 
 from bqat.store import Store
 from flows import names
-from flows.artifacts import label_run
+from flows.artifacts import label_run, run_name
 from flows.checks import check_audit
 from flows.drift import compare_drift
 from flows.scan import scan_dataset
@@ -35,14 +35,14 @@ def previous_audit(name: str, before: str) -> str | None:
     return max(earlier, default=None)
 
 
-@flow(name=names.AUDIT)
+@flow(name=names.AUDIT, flow_run_name=run_name("audit {name} · {modality}"))
 def audit_folder(
     folder: str, modality: str, name: str, options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Scan `folder` into a new audit dataset, then report drift against the previous audit."""
     check_audit(folder, modality, name)
     dataset_id = audit_dataset_id(name, datetime.now(UTC))
-    label_run(f"audit {name} · {modality}", dataset_id=dataset_id, modality=modality)
+    label_run(dataset_id=dataset_id, modality=modality)
     summary = scan_dataset(source=folder, modality=modality, dataset_id=dataset_id, options=options)
     reference = previous_audit(name, before=dataset_id)
     drift = None

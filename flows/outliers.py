@@ -8,13 +8,13 @@ from bqat.outliers import DEFAULT_CONTAMINATION, DEFAULT_DETECTOR, detect, write
 from bqat.progress import Progress, write_progress
 from bqat.store import Store
 from flows import names
-from flows.artifacts import current_run_id, label_run, publish_link
+from flows.artifacts import current_run_id, label_run, publish_link, run_name
 from flows.checks import check_datasets
 from flows.connection import without_heartbeats
 from flows.report import build_report
 
 
-@flow(name=names.OUTLIERS)
+@flow(name=names.OUTLIERS, flow_run_name=run_name("outliers {dataset_id} · {detector}"))
 def detect_outliers(
     dataset_id: str,
     detector: str = DEFAULT_DETECTOR,
@@ -24,7 +24,7 @@ def detect_outliers(
 ) -> dict[str, object]:
     """Detect and store the outliers; with `report`, rebuild the report, which shows them."""
     check_datasets(dataset_id)
-    label_run(f"outliers {dataset_id} · {detector}", dataset_id=dataset_id)
+    label_run(dataset_id=dataset_id)
     rows = Store().dataset(dataset_id).rows
     write_progress(current_run_id(), Progress(total=rows, done=0, failed=0, step="outliers"))
     result = detect(dataset_id, detector, columns, contamination)

@@ -25,7 +25,14 @@ from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
 from bqat.store import Store, check_dataset_id
 from flows import names
-from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run, publish_link
+from flows.artifacts import (
+    DESCRIPTIONS,
+    artifact_key,
+    current_run_id,
+    label_run,
+    publish_link,
+    run_name,
+)
 from flows.checks import check_scan
 from flows.connection import without_heartbeats
 from flows.outliers import detect_outliers
@@ -61,7 +68,11 @@ def compact_store(dataset_id: str) -> bool:
     return Store().compact(dataset_id)
 
 
-@flow(name=names.SCAN, task_runner=ConfiguredTaskRunner())
+@flow(
+    name=names.SCAN,
+    flow_run_name=run_name("scan {dataset_id} · {modality}"),
+    task_runner=ConfiguredTaskRunner(),
+)
 def scan_dataset(
     source: str,
     modality: str,
@@ -93,7 +104,9 @@ def scan_dataset(
         store.append(dataset_id, errors=work.unreadable)
     total = len(found.samples) + len(found.skipped)
     label_run(
-        f"scan {dataset_id} · {modality} · {total} files", dataset_id=dataset_id, modality=modality
+        dataset_id=dataset_id,
+        modality=modality,
+        name=f"scan {dataset_id} · {modality} · {total} files",
     )
     done = work.skipped + len(work.unreadable)
     failed = len(work.unreadable)

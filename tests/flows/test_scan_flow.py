@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import pytest
 
@@ -53,6 +54,21 @@ def test_a_scan_stores_rows_and_errors_and_a_rerun_skips_them(folder):
     assert len(bqat.profiles("faces")) == 4
 
 
+def _first_message(flow_run_id) -> str:
+    """The run's first log line as Prefect's server has it (logs arrive in batches)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    only_this_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    deadline = time.monotonic() + 30
+    with get_client(sync_client=True) as client:
+        while not (logs := client.read_logs(only_this_run, limit=1, sort=LogSort.TIMESTAMP_ASC)):
+            assert time.monotonic() < deadline, "no log line reached the server"
+            time.sleep(0.2)
+    return logs[0].message
+
+
 def test_progress_is_readable_by_task_id(folder):
     from prefect.client.orchestration import get_client
 
@@ -66,6 +82,7 @@ def test_progress_is_readable_by_task_id(folder):
     # The runs are named after what they did and tagged for the Prefect UI's filters; the steps
     # after the scan have progress of their own, over the dataset's rows.
     assert latest.name == f"scan {summary.dataset_id} · face · 3 files"
+    assert _first_message(latest.id).startswith("Beginning flow run 'scan new · face'")
     assert {"modality:face", f"dataset:{summary.dataset_id}"} <= set(latest.tags)
     after = {r.name: r for r in runs if r.parent_task_run_id and r.created > latest.created}
     for name in (f"outliers {summary.dataset_id} · ECOD", f"report {summary.dataset_id}"):
