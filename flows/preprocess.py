@@ -72,7 +72,7 @@ def preprocess_folder(
     work = plan_task(source, options)
     target.mkdir(parents=True)  # refuses a folder made since the check
     label_run(
-        f"preprocess {Path(source).name} → {target.name} · {work.total} files",
+        name=f"preprocess {Path(source).name} → {target.name} · {work.total} files",
         dataset_id=dataset_id,
         modality=modality,
     )
