@@ -4,10 +4,9 @@ Builds the image, starts docker-compose.yml with a temporary data folder and the
 MODELS_DIR, then drives the published API: a scan of a few faces to COMPLETED with its
 profiles, outliers and report; a larger scan whose worker container is killed mid-scan, then
 run again (every file stored exactly once); the Prefect port refusing a request without the
-auth string. Everything is torn down with its volumes, also on failure or interruption.
-`--postgres` runs it on the profile `postgres` (docker/postgres.env) and checks that Prefect's
-runs and the store's snapshots are in PostgreSQL; `--dask N` on the profile `dask` with N Dask
-workers, and checks that the scans' flow runs used the cluster.
+auth string; Prefect's runs and the store's snapshots in PostgreSQL. Everything is torn down
+with its volumes, also on failure or interruption. `--dask N` runs it on the profile `dask`
+(docker/dask.env) with N Dask workers, and checks that the scans' flow runs used the cluster.
 
 Not a pytest module (pytest collects test_*.py only): plain Python with the standard library,
 so that it runs without the project's virtual environment.
@@ -99,20 +98,18 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float =
 class Project:
     """One compose project with its own name, ports, data and volumes."""
 
-    def __init__(self, data: Path, models: Path, postgres: bool, dask_workers: int) -> None:
+    def __init__(self, data: Path, models: Path, dask_workers: int) -> None:
         self.name = f"bqat-compose-test-{os.getpid()}"
         self.auth = f"bqat:{secrets.token_urlsafe(16)}"
         self.api = f"http://127.0.0.1:{free_port()}"
         self.prefect = f"http://127.0.0.1:{free_port()}"
-        self.postgres, self.dask_workers = postgres, dask_workers
-        env_file = ["--env-file", str(ROOT / "docker" / "postgres.env")] if postgres else []
+        self.dask_workers = dask_workers
+        env_file = ["--env-file", str(ROOT / "docker" / "dask.env")] if dask_workers else []
         self.compose = [*compose_command(), "--project-name", self.name, *env_file]
-        profiles = ["postgres"] * postgres + ["dask"] * bool(dask_workers)
         self.environment = {
-            "COMPOSE_PROFILES": ",".join(profiles),
-            **({"BQAT_TASK_RUNNER": "dask://dask-scheduler:8786"} if dask_workers else {}),
             **os.environ,
             "PREFECT_AUTH": self.auth,
+            "POSTGRES_PASSWORD": secrets.token_hex(16),
             "DATA_DIR": str(data),
             "MODELS_DIR": str(models),
             "API_PORT": self.api.rsplit(":", 1)[1],
@@ -206,8 +203,7 @@ def prepare_data(data: Path, samples: Path) -> None:
 def start(project: Project) -> None:
     scale = ["--scale", f"dask-worker={project.dask_workers}"] if project.dask_workers else []
     project.run("up", "-d", *scale)
-    expected = {"prefect-server": 1, "api": 1, "worker": 1}
-    expected |= {"postgres": 1} if project.postgres else {}
+    expected = {"postgres": 1, "prefect-server": 1, "api": 1, "worker": 1}
     if project.dask_workers:
         expected |= {"dask-scheduler": 1, "dask-worker": project.dask_workers}
     for service, count in expected.items():
@@ -286,15 +282,14 @@ def check_killed_worker(project: Project) -> None:
 
 def check_profiles(project: Project) -> None:
     """Where the profiles put Prefect's runs, the store's catalog and the scans' tasks."""
-    if project.postgres:
-        counts = {}
-        for database, table in (("prefect", "flow_run"), ("ducklake", "ducklake_snapshot")):
-            query = f"SELECT count(*) FROM {table}"
-            psql = ["psql", "--username=bqat", f"--dbname={database}", "-tAc", query]
-            counts[f"{database}.{table}"] = int(project.run("exec", "-T", "postgres", *psql))
-        log(f"postgres rows: {counts}")
-        if not all(counts.values()):
-            raise JourneyError("Prefect's runs and the store's snapshots belong in PostgreSQL")
+    counts = {}
+    for database, table in (("prefect", "flow_run"), ("ducklake", "ducklake_snapshot")):
+        query = f"SELECT count(*) FROM {table}"
+        psql = ["psql", "--username=bqat", f"--dbname={database}", "-tAc", query]
+        counts[f"{database}.{table}"] = int(project.run("exec", "-T", "postgres", *psql))
+    log(f"postgres rows: {counts}")
+    if not all(counts.values()):
+        raise JourneyError("Prefect's runs and the store's snapshots belong in PostgreSQL")
     if project.dask_workers:
         logs = project.run("logs", "--no-color", "worker")
         cluster = "tcp://dask-scheduler:8786"
@@ -344,7 +339,6 @@ def main() -> int:
     parser.add_argument("--no-build", action="store_true", help="use the bqat:local image as is")
     parser.add_argument("--models", type=Path, default=os.environ.get("MODELS_DIR"))
     parser.add_argument("--samples", type=Path, default=SHARED / "samples" / "face")
-    parser.add_argument("--postgres", action="store_true", help="the profile postgres")
     parser.add_argument("--dask", type=int, default=0, metavar="N", help="N Dask workers")
     args = parser.parse_args()
     models = args.models or SHARED / "models"
@@ -363,7 +357,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bqat-compose-") as temporary:
         data = Path(temporary) / "data"
         prepare_data(data, args.samples)
-        project = Project(data, models.resolve(), args.postgres, args.dask)
+        project = Project(data, models.resolve(), args.dask)
         try:
             start(project)
             check_prefect_auth(project)
