@@ -9,12 +9,16 @@
 //      full circles (samples brighter than the iris half-way to white left out), weighted towards
 //      a dark inside, searched about each candidate where its radius is 6-12 px (centres every
 //      2 px, then the 3 x 3 about the best); a candidate whose boundary holds on fewer than half
-//      of 16 sectors is not a pupil. A pupil seen in part (an upper eyelid over more than half of
-//      it) leaves a D-shaped dark region in which that operator fits an inscribed circle: when the
-//      full circle is not a boundary on every side, boundary points (outward steps from a dark
-//      inside) on 48 rays from the region's centre are fitted by a consensus circle (RANSAC),
+//      of 16 sectors is not a pupil. A pupil seen in part (an eyelid over more than half of it)
+//      leaves a D-shaped dark region in which that operator fits an inscribed circle: when the
+//      full circle is not a boundary on every side, or the ring just outside it is as dark as the
+//      pupil in places (inscribed in a larger dark region), boundary points (outward steps from a
+//      dark inside) on 48 rays from the region's centre (out to 5 region radii: the region left
+//      below a lid can be far thinner than the pupil) are fitted by a consensus circle (RANSAC),
 //      which follows the pupil's arc and not the straight lid margin, and replaces the full-circle
-//      fit when clearly more points lie on it (such an "arc" pupil needs 30% of its sides seen);
+//      fit when clearly more points lie on it (such an "arc" pupil needs 30% of its sides seen;
+//      its grey is that of its visible dark part). A candidate around a smaller, clearly darker
+//      one is the iris around a pupil, not a pupil;
 //   3. iris circle, about the two best pupils: the plain step on the two lateral arcs (-30..45
 //      degrees on each side, clear of most eyelids) with the pupil and its edge left out, radii
 //      from 1.1 pupil radii beyond the pupil out to 6.5 pupil radii, the centre within 0.7 pupil
@@ -22,20 +26,24 @@
 //      on the level where the pupil radius is 4-8 px; the near radii (iris under 1.85 pupil
 //      radii: a dilated pupil, ratio above ~0.55, whose thin ring that level cannot resolve) are
 //      searched again where the pupil radius is 12-24 px, and the stronger limbus wins;
-//   4. the candidate with the largest steps around the darkest pupil wins (checks: steps, an iris
-//      brighter than the pupil, ratio 0.1-0.85, pupil inside the iris); its circles are refined
-//      level by level to full size (sub-pixel): the pupil by the operator and then refitted by
-//      least squares to its boundary points (the centre of an elliptical pupil), or an arc pupil
-//      by its consensus circle on each level; boundary points are looked for no further than
-//      half-way to the limbus (a dilated pupil's limbus is the larger step within 1.4 pupil
-//      radii). The limbus is refined on its lateral arcs trimmed of their ends where an eyelid
+//   4. the candidate with the largest steps around the darkest pupil, with no dark ring just
+//      outside it, wins (checks: steps, an iris brighter than the pupil, ratio 0.1-0.85, pupil
+//      inside the iris; one whose circles lose their boundary at full size gives way to the next);
+//      its circles are refined level by level to full size (sub-pixel): the pupil by the operator
+//      and then refitted by least squares to its boundary points (the centre of an elliptical
+//      pupil), or an arc pupil by its consensus circle on each level (at full size, four times
+//      from the last centre, a ray per pixel of arc, 0.35 px tolerance, points with pupil 3 px
+//      inside them: a short arc's circle is sensitive to its ends); boundary points are looked
+//      for no further than half-way to the limbus (a dilated pupil's limbus is the larger step
+//      within 1.4 pupil radii). The limbus is refined on its lateral arcs trimmed of their ends where an eyelid
 //      hides the step, over 5 x 5 centres at full size, scored at the parabola's vertex in radius;
 //      where a lid trimmed one side's ends by 20 degrees or more (a lid near or past the iris
 //      centre), the circle is then refitted to limbus edge points on the visible lateral arcs and
 //      the arc opposite the lid (consensus circle and least squares).
 // Occlusion: the iris annulus is sampled on a 256 x 32 polar grid about the iris centre; cells far
-// from the iris grey level (robust statistics of the lateral iris) that form a region reaching the
-// outer boundary are eyelid/eyelash; pixels at or above the specular threshold are highlights.
+// from the iris grey level (robust statistics of iris actually seen: at the angles where the pupil
+// shows its edge, the lateral ones first) that form a region reaching the outer boundary are
+// eyelid/eyelash; pixels at or above the specular threshold are highlights.
 #include "bqat/iris.hpp"
 
 #include <algorithm>
@@ -696,6 +704,7 @@ struct Candidate {
     float skip_above = kNoSkip;
     bool arc = false;        // the pupil is seen in part: fitted to boundary points, not full circles
     double dark = 0.0;       // grey at or below which a boundary point's inner side is pupil
+    double dark_outside = 0.0;  // share of the ring just outside the pupil as dark as the pupil
     double min_step = 0.0;   // smallest step a pupil boundary point takes
     std::string reason;
 };
@@ -790,9 +799,12 @@ struct EdgePoint {
 
 // Along `rays` from (cx, cy), the radius in [t0, t1] of the largest outward step (samples
 // 1.5 px beyond minus 1.5 px within, every 0.5 px) with the inner sample at most `dark` and the
-// outer below `skip`, when it reaches `min_step`; sub-pixel, in the coordinates of `p`.
+// outer below `skip`, when it reaches `min_step`; sub-pixel, in the coordinates of `p`. With
+// `deep` > 0 the sample `deep` px within must also be at most `deep_dark` (the point has pupil,
+// not a blurred eyelid corner, behind it).
 std::vector<EdgePoint> ray_edges(const Plane& p, double cx, double cy, double t0, double t1,
-                                 const std::vector<Ray>& rays, double dark, double min_step, float skip) {
+                                 const std::vector<Ray>& rays, double dark, double min_step, float skip,
+                                 double deep = 0.0, double deep_dark = 0.0) {
     std::vector<EdgePoint> out;
     if (t1 <= t0) return out;
     constexpr double kStep = 0.5;
@@ -813,6 +825,9 @@ std::vector<EdgePoint> ray_edges(const Plane& p, double cx, double cy, double t0
             const float in = v[i - kHalf], o = v[i + kHalf];
             d[i] = kNone;
             if (std::isnan(in) || std::isnan(o) || in > dark || o >= skip) continue;
+            float w;
+            const double td = t0 + (i - kHalf) * kStep - deep;
+            if (deep > 0.0 && (!p.sample(cx + td * c, cy + td * s, w) || w > deep_dark)) continue;
             d[i] = o - in;
             if (d[i] > best_d) {
                 best_d = d[i];
@@ -940,6 +955,37 @@ double arc_coverage(const std::vector<EdgePoint>& pts, const std::vector<char>& 
     return std::count(hit.begin(), hit.end(), true) / 16.0;
 }
 
+// Share of 48 samples on each of the circles 1.15 r + 1 and 1.3 r + 1 px about the circle (plane
+// pixels) at or below `dark`: near 0 for a pupil (iris or eyelid around it), large for a circle
+// inscribed in a larger dark region (the part of a pupil left below an eyelid).
+double dark_outside(const Plane& p, double x, double y, double r, double dark) {
+    int dark_count = 0, count = 0;
+    for (const Ray& ray : circle_rays(48))
+        for (const double t : {1.15 * r + 1.0, 1.3 * r + 1.0}) {
+            float v;
+            if (!p.sample(x + t * ray.c, y + t * ray.s, v)) continue;
+            ++count;
+            dark_count += v <= dark;
+        }
+    return count ? static_cast<double>(dark_count) / count : 0.0;
+}
+
+// Mean grey of the samples inside the circle (plane pixels; 48 rays, a sample every pixel of
+// radius) at or below `dark`: the visible part of a pupil under an eyelid; -1 when none is.
+double dark_part_mean(const Plane& p, double x, double y, double r, double dark) {
+    double sum = 0.0;
+    int count = 0;
+    for (const Ray& ray : circle_rays(48))
+        for (double t = 0.5; t < r; t += 1.0) {
+            float v;
+            if (p.sample(x + t * ray.c, y + t * ray.s, v) && v <= dark) {
+                sum += v;
+                ++count;
+            }
+        }
+    return count ? sum / count : -1.0;
+}
+
 // The coarse pupil of one dark region, on the level where its radius is 6-12 px.
 Candidate coarse_pupil(const Pyramid& pyr, int level, const Blob& b) {
     IRIS_STAGE("coarse pupil");
@@ -971,18 +1017,20 @@ Candidate coarse_pupil(const Pyramid& pyr, int level, const Blob& b) {
     c.pupil_support = boundary_support(p, f, s.skip_above);
     c.pupil = {from_level(f.x, lp), from_level(f.y, lp), f.r * (1 << lp)};
     c.pupil_inner = disc_mean(p, f.x, f.y, 1, std::max(1, static_cast<int>(0.7 * f.r)), s.skip_above, sc);
-    // The pupil seen in part (the full circle is not a boundary on every side): boundary points on
-    // 48 rays from the dark region's centre (0.3-3 of its radii, inner side darker than half-way
-    // from the region to its surround); a consensus circle through clearly more of them than the
+    // The pupil seen in part (the full circle is not a boundary on every side, or pupil-dark grey
+    // just outside it): boundary points on 48 rays from the dark region's centre (0.2-5 of its
+    // radii, inner side darker than half-way from the region to its surround); a consensus circle
+    // (radius 0.6-5, centre within 4 region radii) through clearly more of them than the
     // full-circle fit replaces it.
     c.dark = b.inner + 0.5 * (b.ring - b.inner);
     c.min_step = std::max(10.0, 0.3 * (b.ring - b.inner));
-    if (c.pupil_support >= 1.0) return c;
+    c.dark_outside = dark_outside(p, f.x, f.y, f.r, c.dark);
+    if (c.pupil_support >= 1.0 && c.dark_outside < 0.1) return c;
     const double bx = to_level(X, lp), by = to_level(Y, lp);
-    const auto pts = ray_edges(p, bx, by, 0.3 * r, 3.0 * r, circle_rays(48), c.dark, c.min_step, s.skip_above);
+    const auto pts = ray_edges(p, bx, by, 0.2 * r, 5.0 * r, circle_rays(48), c.dark, c.min_step, s.skip_above);
     IrisCircle arc;
     std::vector<char> mark;
-    const int found = consensus_circle(pts, 1.0, 0.6 * r, 3.0 * r, bx, by, 2.0 * r, arc, mark);
+    const int found = consensus_circle(pts, 1.0, 0.6 * r, 5.0 * r, bx, by, 4.0 * r, arc, mark);
     const int agree = inliers_of(pts, {f.x, f.y, f.r}, 1.0);
     if (found >= 8 && found >= agree + 3) {
         double steps = 0.0;
@@ -992,7 +1040,10 @@ Candidate coarse_pupil(const Pyramid& pyr, int level, const Blob& b) {
         c.pupil = {from_level(arc.x, lp), from_level(arc.y, lp), arc.r * (1 << lp)};
         c.pupil_coarse = steps / found;
         c.pupil_support = arc_coverage(pts, mark, arc);
-        c.pupil_inner = b.inner;  // the visible dark region (the circle's inside holds eyelid)
+        // The pupil's grey is that of its visible part (the rest of the circle's inside is eyelid).
+        const double visible = dark_part_mean(p, arc.x, arc.y, arc.r, c.dark);
+        c.pupil_inner = c.blob_inner = visible >= 0.0 ? visible : b.inner;
+        c.dark_outside = dark_outside(p, arc.x, arc.y, arc.r, c.dark);
     }
     return c;
 }
@@ -1171,11 +1222,16 @@ std::string implausible(const Candidate& c) {
     return {};
 }
 
-double score_of(const Candidate& c) {
-    // Strong boundaries around a dark pupil: the darkness weight keeps a dark iris (with the pupil
-    // inside it) from passing for a pupil.
-    return (c.pupil_coarse + c.iris_coarse) * c.pupil_support * 40.0 / (std::max(0.0, c.blob_inner) + 40.0);
+// How much a candidate looks like a pupil, 0..1: its boundary all round, no dark ring just outside
+// it (a circle inscribed in the part of a pupil left below a lid has one; half of it dark scores
+// 0), and a dark inside (the darkness weight keeps a dark iris, with the pupil inside it, from
+// passing for a pupil).
+double pupil_weight(const Candidate& c) {
+    return c.pupil_support * std::max(0.0, 1.0 - 2.0 * c.dark_outside) * 40.0 / (std::max(0.0, c.blob_inner) + 40.0);
 }
+
+// Strong boundaries around a pupil.
+double score_of(const Candidate& c) { return (c.pupil_coarse + c.iris_coarse) * pupil_weight(c); }
 
 IrisCircle refit_pupil(const Pyramid& pyr, const IrisCircle& P, double specular, double limit);
 
@@ -1185,21 +1241,31 @@ double pupil_limit(const IrisCircle& P, const IrisCircle& I) {
     return 0.5 * (P.r + I.r - std::hypot(P.x - I.x, P.y - I.y));
 }
 
-// A pupil seen in part, refined level by level down to full size: boundary points on 64 rays from
-// the current centre within 0.75-1.3 radii (and short of the limbus), the consensus circle
-// (1 px) through them refitted to its points; `step` is their mean step at the finest level.
+// A pupil seen in part, refined level by level down to full size: boundary points on a ray per
+// pixel of circumference (64-256) from the current centre within 0.75-1.3 radii (and short of the
+// limbus), with pupil 3 px (full size) inside them, the consensus circle (1 px; 0.35 px at full
+// size) through them refitted to its points; `step` is their mean step at the finest level. A
+// short arc's circle swings with the points at its ends (where the lid margin blurs the edge):
+// the tight tolerance leaves those out, and full size is read four times, each from the centre
+// found before (rays from a centre a few pixels off meet the arc's ends obliquely).
 IrisCircle descend_arc(const Pyramid& pyr, const Candidate& c, double& step) {
     IrisCircle P = c.pupil;
     const double limit = pupil_limit(c.pupil, c.iris);
-    for (int k = c.pupil_level; k >= 0; --k) {
+    std::vector<int> levels;
+    for (int k = c.pupil_level; k > 0; --k) levels.push_back(k);
+    levels.insert(levels.end(), 4, 0);
+    for (const int k : levels) {
         const Plane& p = pyr.levels[k];
         const double scale = static_cast<double>(1 << k);
         const double cx = to_level(P.x, k), cy = to_level(P.y, k), r = P.r / scale;
         const double hi = std::min(1.3 * r, limit / scale);
-        const auto pts = ray_edges(p, cx, cy, 0.75 * r, hi, circle_rays(64), c.dark, c.min_step, c.skip_above);
+        const int rays = clampi(static_cast<int>(2.0 * kPi * r), 64, 256);  // a ray per pixel of arc
+        const auto pts =
+            ray_edges(p, cx, cy, 0.75 * r, hi, circle_rays(rays), c.dark, c.min_step, c.skip_above, 3.0 / scale,
+                      0.5 * (c.pupil_inner + c.dark));
         IrisCircle a;
         std::vector<char> mark;
-        const int found = consensus_circle(pts, 1.0, 0.75 * r, hi, cx, cy, 0.3 * r, a, mark);
+        const int found = consensus_circle(pts, k == 0 ? 0.35 : 1.0, 0.75 * r, hi, cx, cy, 0.3 * r, a, mark);
         if (found < 8) break;
         double steps = 0.0;
         for (std::size_t i = 0; i < pts.size(); ++i)
@@ -1305,14 +1371,25 @@ std::vector<Candidate> coarse_candidates(const Pyramid& pyr, std::vector<Blob>& 
         b.y = from_level(b.y, level);
         b.r *= 1 << level;
     }
+    // A pupil holds no clearly darker round region: a candidate around another one's smaller
+    // and darker pupil is the iris around it (which, under eyelids that hide most of the pupil,
+    // can outscore the pupil's visible part).
+    for (Candidate& c : out) {
+        if (!c.reason.empty()) continue;
+        for (const Candidate& d : out)
+            if (&d != &c && d.reason.empty() && d.pupil.r < 0.7 * c.pupil.r &&
+                std::hypot(d.pupil.x - c.pupil.x, d.pupil.y - c.pupil.y) + 0.5 * d.pupil.r < c.pupil.r &&
+                d.pupil_inner <= c.pupil_inner - std::max(15.0, 0.3 * c.pupil_coarse)) {
+                c.reason = "no pupil: a darker round region lies inside it (an iris around a pupil)";
+                break;
+            }
+    }
     // The limbus is searched around the two darkest-bounded pupils only.
     std::vector<std::size_t> order(out.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     auto pupil_score = [&](std::size_t i) {
         const Candidate& c = out[i];
-        return c.reason.empty()
-                   ? c.pupil_coarse * c.pupil_support * 40.0 / (std::max(0.0, c.blob_inner) + 40.0)
-                   : kNone;
+        return c.reason.empty() ? c.pupil_coarse * pupil_weight(c) : kNone;
     };
     std::sort(order.begin(), order.end(), [&](std::size_t i, std::size_t j) { return pupil_score(i) > pupil_score(j); });
     for (std::size_t n = 0; n < order.size(); ++n) {
@@ -1343,6 +1420,7 @@ std::vector<IrisCandidate> candidates_on(const Pyramid& pyr) {
         ic.iris_coarse = c.iris_coarse;
         ic.pupil_inner = c.pupil_inner;
         ic.pupil_support = c.pupil_support;
+        ic.dark_outside = c.dark_outside;
         ic.iris_inner = c.iris_inner;
         ic.pupil_step = c.pupil_step;
         ic.iris_step = c.iris_step;
@@ -1356,23 +1434,38 @@ IrisLocation locate_on(const Pyramid& pyr) {
     IrisLocation out;
     std::vector<Blob> blobs;
     auto coarse = coarse_candidates(pyr, blobs, out.reason);
-    Candidate* best = nullptr;
+    std::vector<Candidate*> plausible;
     for (Candidate& c : coarse) {
         const std::string why = implausible(c);
-        if (!why.empty()) {
-            if (!best && &c == &coarse.front()) out.reason = why;
-            continue;
+        if (why.empty()) {
+            plausible.push_back(&c);
+        } else if (plausible.empty() && &c == &coarse.front()) {
+            out.reason = why;
         }
-        if (!best || score_of(c) > score_of(*best)) best = &c;
     }
-    if (!best) return out;
-    refine(pyr, *best);
+    if (plausible.empty()) return out;
+    std::stable_sort(plausible.begin(), plausible.end(),
+                     [](const Candidate* a, const Candidate* b) { return score_of(*a) > score_of(*b); });
+    // Best first; one whose circles lose their boundary at full size (steps under the coarse
+    // checks' 15 and 4 grey levels: a pupil fitted to an eyelid margin, the iris taken for the
+    // pupil with no limbus around it) gives way to the next; no eye when none keeps them.
+    Candidate best;
+    bool kept = false;
+    for (std::size_t i = 0; i < plausible.size() && !kept; ++i) {
+        best = *plausible[i];
+        refine(pyr, best);
+        kept = best.pupil_step >= 15.0 && best.iris_step >= 4.0;
+    }
+    if (!kept) {
+        out.reason = "no eye: no candidate keeps its pupil and limbus boundaries at full size";
+        return out;
+    }
     out.found = true;
     out.reason.clear();
-    out.pupil = best->pupil;
-    out.iris = best->iris;
-    out.pupil_step = best->pupil_step;
-    out.iris_step = best->iris_step;
+    out.pupil = best.pupil;
+    out.iris = best.iris;
+    out.pupil_step = best.pupil_step;
+    out.iris_step = best.iris_step;
     return out;
 }
 
@@ -1399,6 +1492,75 @@ struct Occlusion {
     double iris_spread = 0.0;
 };
 
+// Median and robust spread (1.4826 MAD, at least 4 grey levels) of the values.
+std::pair<double, double> robust_level(const std::vector<float>& values) {
+    const double m = median_of(values);
+    std::vector<float> deviation(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) deviation[i] = std::fabs(values[i] - m);
+    return {m, std::max(4.0, 1.4826 * median_of(deviation))};
+}
+
+// Whether polar angle cell `a` lies in the lateral sectors of the iris (-20..50 and 130..200
+// degrees, positive below the horizontal), clear of the eyelids in most open eyes.
+bool lateral_angle(int a) {
+    double deg = 360.0 * (a + 0.5) / kAngles;
+    if (deg > 180.0) deg -= 360.0;
+    return (deg >= -20.0 && deg <= 50.0) || deg >= 130.0 || deg <= -160.0;
+}
+
+// The iris grey level and spread (median and 1.4826 MAD of the cells at rho 0.1-0.8) from iris
+// that is actually seen. Where the pupil shows its edge (the grey just inside the pupil boundary,
+// `in_pupil`, at least 10 grey levels and half the upper-quartile step darker than the annulus
+// next to it, rho 0.05-0.3), iris lies beyond it; an eyelid over that side has lid skin on both
+// sides of the boundary. The cells of the lateral sectors at such angles make the reference
+// (fixed lateral sectors alone turn into lid skin under a lid past the iris centre); every such
+// angle when fewer than 16 are lateral (a lid over one whole side); the lateral sectors when the
+// pupil edge shows at fewer than 16 angles (a pupil as dark as the iris); every cell when those
+// are off the image.
+std::pair<double, double> iris_reference(const std::vector<float>& value, const std::vector<std::uint8_t>& inside,
+                                         const std::vector<float>& in_pupil) {
+    constexpr int ring_to = kRadii * 3 / 10;  // rho 0.05-0.3
+    std::vector<float> step(kAngles, std::numeric_limits<float>::quiet_NaN()), steps, cells;
+    for (int a = 0; a < kAngles; ++a) {
+        cells.clear();
+        for (int j = 1; j < ring_to; ++j)
+            if (inside[a * kRadii + j]) cells.push_back(value[a * kRadii + j]);
+        if (cells.empty() || std::isnan(in_pupil[a])) continue;
+        step[a] = static_cast<float>(median_of(cells) - in_pupil[a]);
+        steps.push_back(step[a]);
+    }
+    std::vector<char> seen(kAngles, 0);
+    int seen_count = 0, seen_lateral = 0;
+    if (!steps.empty()) {
+        const std::size_t q = steps.size() * 3 / 4;
+        std::nth_element(steps.begin(), steps.begin() + q, steps.end());
+        const double bar = std::max(10.0, 0.5 * steps[q]);
+        for (int a = 0; a < kAngles; ++a) {
+            seen[a] = !std::isnan(step[a]) && step[a] >= bar;
+            seen_count += seen[a];
+            seen_lateral += seen[a] && lateral_angle(a);
+        }
+    }
+    auto gather = [&](auto&& use) {
+        cells.clear();
+        for (int a = 0; a < kAngles; ++a)
+            for (int j = 0; j < kRadii; ++j) {
+                const double rho = (j + 0.5) / kRadii;
+                const int c = a * kRadii + j;
+                if (inside[c] && rho >= 0.1 && rho <= 0.8 && use(a)) cells.push_back(value[c]);
+            }
+        return cells.size() >= 16;
+    };
+    if ((seen_lateral >= 16 && gather([&](int a) { return seen[a] && lateral_angle(a); })) ||
+        (seen_count >= 16 && gather([&](int a) { return seen[a] != 0; })) || gather(lateral_angle)) {
+        return robust_level(cells);
+    }
+    cells.clear();
+    for (std::size_t c = 0; c < value.size(); ++c)
+        if (inside[c]) cells.push_back(value[c]);
+    return robust_level(cells);
+}
+
 Occlusion occlusion(const Pyramid& pyr, const IrisCircle& P, const IrisCircle& I) {
     IRIS_STAGE("occlusion");
     Occlusion o;
@@ -1408,36 +1570,29 @@ Occlusion occlusion(const Pyramid& pyr, const IrisCircle& P, const IrisCircle& I
     const int n = kAngles * kRadii;
     std::vector<float> value(n, 0.0f);
     std::vector<std::uint8_t> inside(n, 0);
-    std::vector<float> reference;
+    // Per angle, the grey just inside the pupil boundary (NaN where not sampled).
+    std::vector<float> in_pupil(kAngles, std::numeric_limits<float>::quiet_NaN());
+    const double into_pupil = std::max(2.0 * (1 << k), 0.15 * P.r);
     for (int a = 0; a < kAngles; ++a) {
         const double theta = 2.0 * kPi * (a + 0.5) / kAngles;
         const double ux = std::cos(theta), uy = std::sin(theta);
         const double t0 = pupil_distance(P, I, ux, uy);
         o.inner[a] = t0;
-        double deg = theta * 180.0 / kPi;
-        if (deg > 180.0) deg -= 360.0;  // -180..180, positive below the horizontal
-        const bool lateral = (deg >= -20.0 && deg <= 50.0) || deg >= 130.0 || deg <= -160.0;
+        float v;
+        if (t0 > into_pupil && p.sample(to_level(I.x + (t0 - into_pupil) * ux, k),
+                                        to_level(I.y + (t0 - into_pupil) * uy, k), v))
+            in_pupil[a] = v;
         for (int j = 0; j < kRadii; ++j) {
             const double rho = (j + 0.5) / kRadii;
             const double t = t0 + rho * (I.r - t0);
-            float v;
             const int c = a * kRadii + j;
             if (p.sample(to_level(I.x + t * ux, k), to_level(I.y + t * uy, k), v)) {
                 value[c] = v;
                 inside[c] = 1;
-                if (lateral && rho >= 0.1 && rho <= 0.8) reference.push_back(v);
             }
         }
     }
-    if (reference.size() < 16) {
-        reference.clear();
-        for (int c = 0; c < n; ++c)
-            if (inside[c]) reference.push_back(value[c]);
-    }
-    const double m = median_of(reference);
-    std::vector<float> deviation(reference.size());
-    for (std::size_t i = 0; i < reference.size(); ++i) deviation[i] = std::fabs(reference[i] - m);
-    const double s = std::max(4.0, 1.4826 * median_of(deviation));
+    const auto [m, s] = iris_reference(value, inside, in_pupil);
     o.iris_level = m;
     o.iris_spread = s;
 

@@ -97,6 +97,7 @@ py::list py_iris_candidates(const py::array& image) {
         d["pupil_inner"] = c.pupil_inner;
         d["iris_inner"] = c.iris_inner;
         d["pupil_support"] = c.pupil_support;
+        d["dark_outside"] = c.dark_outside;
         d["score"] = c.score;
         d["iris_coarse"] = c.iris_coarse;
         d["pupil_step"] = c.pupil_step;

@@ -62,9 +62,10 @@ ISO_MEASURES: list[Measure] = [
         "Share of the iris annulus (between the pupil and iris circles) not occluded, in percent. "
         "Occluded: pixels outside the image; eyelid and eyelash regions, found on a 256 x 32 "
         "polar grid about the iris centre as cells more than 3.5 robust deviations from the "
-        "lateral iris grey level forming a region that reaches the outer 15% of the annulus; "
-        "specular pixels, at or above the iris median plus max(6 deviations, half the way to "
-        "255).",
+        "grey level of iris that is seen (the lateral cells at the angles where the pupil's edge "
+        "shows, so iris lies next to it; every such angle when a lid covers the sides) forming a "
+        "region that reaches the outer 15% of the annulus; specular pixels, at or above the iris "
+        "median plus max(6 deviations, half the way to 255).",
         _native("usable_iris_area", 1),
         unit="%",
         range=(0, 100),

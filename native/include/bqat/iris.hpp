@@ -71,6 +71,7 @@ struct IrisCandidate {
     double pupil_inner = 0.0;                      // mean grey inside 0.7 pupil radii
     double iris_inner = 0.0;                       // mean grey of the ring between the circles
     double pupil_support = 0.0;                    // share of the pupil circle on a boundary
+    double dark_outside = 0.0;                     // share of the ring outside as dark as the pupil
     double score = 0.0;                            // ranking of plausible candidates
     double pupil_step = 0.0, iris_step = 0.0;      // at full size
     std::string rejected;                          // why it is not an eye (empty: plausible)
