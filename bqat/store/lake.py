@@ -1,15 +1,12 @@
 """The DuckLake under the store: extensions from their PyPI packages, the catalog, transactions.
 
-DuckLake keeps Parquet data files and a catalog of snapshots in a SQL database: a SQLite file
-(one machine, several processes) or PostgreSQL (several machines). Every process opens an
-in-memory DuckDB with the lake attached for its reads, and another with one thread for its
-writes: a batch is small, and spreading its Parquet writing over threads only made it slower
-(a 10 000-row batch took 1.1-1.8x as long with 2 threads as with 1, on 2 busy cores), while
-reads of large datasets gain from them. Each thread works on its own cursor.
-
-The extensions are DuckDB's signed binaries shipped by the `duckdb-extension-*` packages, loaded
-from their files: DuckDB checks each signature, nothing is ever downloaded, and unsigned
-extensions stay refused.
+DuckLake keeps Parquet data files and a catalog of snapshots in a SQLite file (one machine,
+several processes) or PostgreSQL (several machines). Each process reads through an in-memory
+DuckDB with the lake attached, and writes through another with one thread: spreading a batch's
+Parquet writing over threads made it slower (1.1-1.8x for 10 000 rows on 2 busy cores), while
+reads of large datasets gain from them. The extensions are DuckDB's signed binaries from the
+`duckdb-extension-*` packages, loaded from their files: nothing is downloaded, every signature
+is checked and unsigned extensions stay refused.
 """
 
 from __future__ import annotations
@@ -54,21 +51,19 @@ def extension(name: str) -> str:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"the DuckDB extension {name} is not installed (package {package})")
-    folder = Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
-    if not (folder / f"{name}.duckdb_extension").is_file():
+    path = Path(spec.submodule_search_locations[0]) / "extensions" / f"v{duckdb.__version__}"
+    path /= f"{name}.duckdb_extension"
+    if not path.is_file():
         raise ConfigError(
             f"{package} holds no {name} extension for DuckDB {duckdb.__version__}: install the "
             "versions pinned in requirements.lock"
         )
-    return str(folder / f"{name}.duckdb_extension")
+    return str(path)
 
 
 def catalog_uri(catalog: str) -> tuple[str, str]:
-    """The DuckLake URI of a catalog setting and the scanner extension it needs.
-
-    `postgres:<libpq connection string>` is a PostgreSQL catalog; anything else is the path of
-    a SQLite file.
-    """
+    """The DuckLake URI of a catalog setting (`postgres:<libpq connection string>`, or the path
+    of a SQLite file) and the scanner extension it needs."""
     if catalog.startswith(("postgres:", "postgresql:")):
         return "ducklake:postgres:" + catalog.split(":", 1)[1], "postgres_scanner"
     return f"ducklake:sqlite:{catalog}", "sqlite_scanner"
@@ -80,9 +75,9 @@ def attach(
     """This process's DuckDB (for reads, or the one-thread one for writes) and the name under
     which the lake of `catalog` is attached.
 
-    One DuckDB each per process (new ones after fork): loading an extension checks its
-    signature, which takes a while, so it happens once. One lake at a time is attached (a
-    process uses one store; tests use many, one after the other).
+    Each is made once per process (again after a fork): loading an extension checks its
+    signature, which takes a while. One lake at a time is attached, as every query starts a
+    transaction in each attached lake (a process uses one store; tests use many in turn).
     """
     with _CONNECTING:
         instance = _INSTANCES.get(writer)
@@ -90,40 +85,30 @@ def attach(
             config = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
             con = duckdb.connect(config={**config, **({"threads": 1} if writer else {})})
             con.execute("SET TimeZone = 'UTC'")
-            instance = _INSTANCES[writer] = {
-                "pid": os.getpid(),
-                "connection": con,
-                "loaded": set(),
-                "lakes": {},
-            }
+            instance = {"pid": os.getpid(), "connection": con, "loaded": set(), "lakes": {}}
+            _INSTANCES[writer] = instance
         con, lakes = instance["connection"], instance["lakes"]
         if (catalog, data) not in lakes:
             uri, scanner = catalog_uri(catalog)
             if scanner == "sqlite_scanner" and not Path(catalog).exists():
-                _new_sqlite(Path(catalog))
+                with contextlib.closing(sqlite3.connect(catalog)) as db:
+                    db.execute("PRAGMA journal_mode=WAL")  # kept by the file: readers never block
             for name in (scanner, "ducklake", *(["httpfs"] if data.startswith("s3://") else [])):
                 if name not in instance["loaded"]:
-                    con.execute(f"LOAD {_literal(extension(name))}")
+                    con.execute(f"LOAD {literal(extension(name))}")
                     if name == "ducklake":  # it retries a commit that lost a race: short waits
                         con.execute("SET ducklake_retry_wait_ms = 10")
                     instance["loaded"].add(name)
-            # Every query starts a transaction in each attached lake: keep one attached.
             for attached in lakes.values():
                 with contextlib.suppress(duckdb.Error):
                     con.execute(f"DETACH {attached}")
             lakes.clear()
             alias = f"lake{next(_ALIASES)}"
             # Two processes may create a new catalog at once: the loser retries, finds it made.
-            sql = f"ATTACH {_literal(uri)} AS {alias} (DATA_PATH {_literal(data)})"
+            sql = f"ATTACH {literal(uri)} AS {alias} (DATA_PATH {literal(data)})"
             retry(lambda: con.execute(sql))
             lakes[(catalog, data)] = alias
         return con, lakes[(catalog, data)]
-
-
-def _new_sqlite(path: Path) -> None:
-    """An empty SQLite catalog in WAL mode (kept by the file): readers never block a commit."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute("PRAGMA journal_mode=WAL")
 
 
 def scrub(catalog: str) -> None:
@@ -131,12 +116,11 @@ def scrub(catalog: str) -> None:
 
     A PostgreSQL catalog keeps dead rows until its own VACUUM: schedule one on that server.
     """
-    if catalog_uri(catalog)[1] != "sqlite_scanner":
-        return
-    with contextlib.closing(sqlite3.connect(catalog, timeout=30)) as db:
-        db.execute("PRAGMA secure_delete = ON")
-        db.execute("VACUUM")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if catalog_uri(catalog)[1] == "sqlite_scanner":
+        with contextlib.closing(sqlite3.connect(catalog, timeout=30)) as db:
+            db.execute("PRAGMA secure_delete = ON")
+            db.execute("VACUUM")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def retry(work: Callable[[], T]) -> T:
@@ -177,5 +161,6 @@ def transaction(
     return retry(attempt)
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """`text` as a SQL string literal, for the statements that take no parameters."""
     return "'" + text.replace("'", "''") + "'"

@@ -1,8 +1,8 @@
 """The stored columns of each modality, generated from the measure declarations.
 
 Every row carries the bookkeeping columns below, then one typed, nullable column per declared
-column of its modality. A dataset's DuckLake table has these columns (and `reason`, set on error
-rows); a measure declared later is added to the table as a nullable column, null in older rows.
+column of its modality; a measure declared later is added to a dataset's table as a nullable
+column, null in older rows. An error is a row with `reason` set and only the first columns.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import pyarrow as pa
 
 from bqat.measures import specification
-
-ROW_KEY = "file"
 
 META_COLUMNS: dict[str, pa.DataType] = {
     "dataset_id": pa.string(),
@@ -23,17 +21,9 @@ META_COLUMNS: dict[str, pa.DataType] = {
     "options": pa.string(),  # JSON object of the options the sample was assessed with
     "measure_errors": pa.string(),  # JSON object: measure name -> why it could not be computed
 }
-
 ERROR_SCHEMA = pa.schema(
-    [
-        ("dataset_id", pa.string()),
-        ("file", pa.string()),
-        ("sha256", pa.string()),
-        ("scanned_at", pa.timestamp("us", tz="UTC")),
-        ("reason", pa.string()),
-    ]
+    [*list(META_COLUMNS.items())[:4], ("reason", pa.string())]  # dataset_id ... scanned_at
 )
-
 _ARROW_TYPES = {
     "integer": pa.int64(),
     "number": pa.float64(),

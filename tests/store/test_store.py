@@ -172,6 +172,36 @@ def test_unknown_columns_are_refused(store):
         store.append("ds", rows=pa.table({"file": ["a.jpg"], "not_a_measure": [1]}))
 
 
+def test_a_writer_sees_its_dataset_dropped_or_made_again_by_another_store(store):
+    """A store keeps the columns of the datasets it wrote to; another one may drop a dataset
+    or make it again with another modality meanwhile."""
+    store.append("ds", rows=[row("a.jpg", ipd=1)])
+    other = Store(store.root)
+    other.delete_dataset("ds")
+    with pytest.raises(NotFoundError):
+        store.append("ds", rows=[row("b.jpg", ipd=2)])
+    other.create_dataset("ds", "iris")
+    with pytest.raises(ConfigError, match="unknown columns for the store: ipd"):
+        store.append("ds", rows=[row("b.jpg", ipd=2)])
+    other.delete_dataset("ds")
+    other.create_dataset("ds", "face")
+    store.append("ds", rows=[row("c.jpg", ipd=3)])
+    assert [(r["file"], r["ipd"]) for r in other.profiles("ds").items] == [("c.jpg", 3)]
+
+
+def test_objects_shared_by_the_rows_of_a_batch_are_stored_in_each_row(store):
+    shared = {"face_mesh": "b" * 64}
+    failures = [{}, {"ipd": "no face"}, {}, None]
+    rows = [
+        {**row(f"{i}.jpg"), "models": shared, "options": shared, "measure_errors": failed}
+        for i, failed in enumerate(failures)
+    ]
+    store.append("ds", rows=rows)
+    items = store.profiles("ds", order_by=["file"]).items
+    assert [item["measure_errors"] for item in items] == failures
+    assert all(item["models"] == item["options"] == shared for item in items)
+
+
 def test_a_batch_of_columns_is_stored_like_the_same_records(store):
     """A columnar caller hands over one Arrow table (JSON columns as text): no per-row work."""
     records = [row("a.jpg", ipd=60, models={"m": "1"}, yaw_pose="Right"), row("b.jpg", ipd=61)]
