@@ -77,9 +77,10 @@ def check_preprocess(
     dataset_id: str | None,
 ) -> None:
     """`preprocess-folder`: strict options; a folder inside a data root as input, and a new
-    folder under the first data root, outside the input, as output; the scan's modality and
-    dataset id when the output is to be scanned."""
-    check_options(options)
+    folder (or one an interrupted run of the same input and options left) under the first data
+    root, outside the input, as output; the scan's modality and dataset id when the output is
+    to be scanned."""
+    checked = check_options(options)
     if modality is not None:
         check_modality(modality)
     if dataset_id is not None:
@@ -89,7 +90,7 @@ def check_preprocess(
         confine_folder(source, roots)
         if not is_inside(Path(output), roots[:1]):
             raise AccessError(f"the output {output!r} is outside the first data root")
-    check_output(Path(source), Path(output))
+    check_output(Path(source), Path(output), checked)
 
 
 def check_datasets(*dataset_ids: str) -> None:

@@ -2,13 +2,16 @@
 asked, scan the output into a dataset.
 
 A thin flow over bqat.preparation: the plan (inputs and their output names) is made once, the
-files are converted in batches on the configured task runner, and every input ends counted in
-the progress as done, or done and failed; the failures are listed in an artifact with their
-reasons (and stored as the dataset's error rows when the output is scanned).
+output folder is claimed (new, or left by an interrupted run of the same source and options,
+whose outputs are kept), the files are converted in batches on the configured task runner, and
+every input ends counted in the progress as done, or done and failed; the failures are listed in
+an artifact with their reasons (and stored as the dataset's error rows when the output is
+scanned).
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -24,20 +27,26 @@ from bqat.preparation import (
     Plan,
     PreprocessSummary,
     check_options,
+    claimed_output,
     convert_batch,
     default_output,
+    pending,
     plan,
 )
 from bqat.progress import Progress, write_progress
 from bqat.settings import get_settings
 from bqat.store import Store
 from flows import names
-from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run
+from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run, run_name
 from flows.checks import check_preprocess, created_through_prefect
 from flows.runners import ConfiguredTaskRunner
 from flows.scan import scan_dataset
 
-DEFAULT_BATCH_SIZE = 16
+# Batches: about four per thread, so that the threads finish together, and no more, since each
+# task costs Prefect some 20-40 ms of CPU (client and server) on the cores that convert; a few
+# files at least, for progress, and a bounded number, so that progress moves on large runs.
+TASKS_PER_THREAD = 4
+BATCH_SIZES = (16, 256)
 STEP = "preprocess"
 
 
@@ -51,17 +60,22 @@ def convert_task(jobs: list[Job], output: str, options: dict[str, Any]) -> Outco
     return convert_batch(jobs, Path(output), check_options(options))
 
 
-@flow(name=names.PREPROCESS, task_runner=ConfiguredTaskRunner())
+@flow(
+    name=names.PREPROCESS,
+    flow_run_name=run_name("preprocess {source}"),
+    task_runner=ConfiguredTaskRunner(),
+)
 def preprocess_folder(
     source: str,
     output: str | None = None,
     options: dict[str, Any] | None = None,
     modality: str | None = None,
     dataset_id: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> PreprocessSummary:
     """Convert every input under `source` into the new folder `output` (default: see
-    bqat.preparation.default_output); with `modality`, scan the output into `dataset_id`."""
+    bqat.preparation.default_output); with `modality`, scan the output into `dataset_id`.
+    `batch_size`: files per task (default: see TASKS_PER_THREAD)."""
     run_id = current_run_id()
     roots = get_settings().data_root if created_through_prefect() else ()
     target = Path(output) if output else default_output(Path(source).resolve(), run_id, roots)
@@ -70,18 +84,47 @@ def preprocess_folder(
     if modality is not None:
         dataset_id = dataset_id or uuid.uuid4().hex
     work = plan_task(source, options)
-    target.mkdir(parents=True)  # refuses a folder made since the check
-    label_run(
-        name=f"preprocess {Path(source).name} → {target.name} · {work.total} files",
-        dataset_id=dataset_id,
-        modality=modality,
+    with claimed_output(Path(source), target, check_options(options)):
+        label_run(
+            name=f"preprocess {Path(source).name} → {target.name} · {work.total} files",
+            dataset_id=dataset_id,
+            modality=modality,
+        )
+        summary = _convert(run_id, work, options, batch_size, source, str(target), dataset_id)
+    _publish(run_id, summary)
+    if modality is not None:
+        _scan(run_id, summary, modality, dataset_id)
+    write_progress(run_id, Progress(total=summary.total, done=summary.total, failed=summary.failed))
+    get_run_logger().info(
+        "preprocessed %s into %s: %d written (%d kept from an earlier run), %d failed",
+        source,
+        target,
+        summary.written,
+        summary.kept,
+        summary.failed,
     )
+    return summary
+
+
+def _convert(
+    run_id: str,
+    work: Plan,
+    options: dict[str, Any],
+    batch_size: int | None,
+    source: str,
+    output: str,
+    dataset_id: str | None,
+) -> PreprocessSummary:
+    """Convert the jobs whose output is not there yet, in batches; the progress counts the
+    outputs already there and the known errors as done from the start."""
+    todo, kept = pending(work.jobs, Path(output))
     errors = list(work.errors)
-    done = len(errors)
+    done = len(errors) + len(kept)
     write_progress(run_id, Progress(total=work.total, done=done, failed=len(errors), step=STEP))
-    batches = [work.jobs[i : i + batch_size] for i in range(0, len(work.jobs), batch_size)]
-    futures = [(len(batch), convert_task.submit(batch, str(target), options)) for batch in batches]
-    written = 0
+    size = batch_size or default_batch_size(len(todo), get_settings().threads)
+    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+    futures = [(len(batch), convert_task.submit(batch, output, options)) for batch in batches]
+    written = len(kept)
     for size, future in futures:
         outcome = future.result()
         written += len(outcome.written)
@@ -89,23 +132,22 @@ def preprocess_folder(
         done += size
         write_progress(run_id, Progress(total=work.total, done=done, failed=len(errors), step=STEP))
     errors.sort(key=lambda e: e.name)
-    summary = PreprocessSummary(
-        source=str(source),
-        output=str(target),
+    return PreprocessSummary(
+        source=source,
+        output=output,
         total=work.total,
         written=written,
         failed=len(errors),
         errors=errors,
         dataset_id=dataset_id,
+        kept=len(kept),
     )
-    _publish(run_id, summary)
-    if modality is not None:
-        _scan(run_id, summary, modality, dataset_id)
-    write_progress(run_id, Progress(total=work.total, done=done, failed=len(errors)))
-    get_run_logger().info(
-        "preprocessed %s into %s: %d written, %d failed", source, target, written, len(errors)
-    )
-    return summary
+
+
+def default_batch_size(files: int, threads: int) -> int:
+    """Files per task: TASKS_PER_THREAD tasks per thread, within BATCH_SIZES."""
+    low, high = BATCH_SIZES
+    return min(high, max(low, math.ceil(files / (threads * TASKS_PER_THREAD))))
 
 
 def _scan(run_id: str, summary: PreprocessSummary, modality: str, dataset_id: str) -> None:

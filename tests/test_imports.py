@@ -174,11 +174,46 @@ def test_an_ofiq_csv_maps_its_columns_as_declared(tmp_path):
 
 def test_ofiq_components_are_mapped_only_where_ours_are_ofiqs():
     declared = specification("face")
-    for ours, component in OFIQ_MEASURES.values():
+    for measure in OFIQ_MEASURES.values():
+        ours = measure.ours
         assert ours in declared and declared[ours]["clause"].startswith("ISO/IEC 29794-5")
         description = str(declared[ours]["description"])
         assert "Raw value and component ours" not in description
-        assert ("Component ours" not in description) == component, ours
+        assert ("Component ours" not in description) == measure.component, ours
+
+
+def test_ofiq_illumination_uniformity_is_kept_and_only_single_face_presents_component_mapped(
+    tmp_path,
+):
+    from bqat.measures.declaration import Linear
+
+    # OFIQ (OFIQlib/modules/measures/src/SingleFacePresent.cpp): raw f = second-largest over
+    # largest face area, scalar round(100 (1 - f)); IlluminationUniformity: raw x, round(100 x^0.3).
+    names = ["IlluminationUniformity", "SingleFacePresent"]
+    header = "Filename;" + "".join(f"{n};" for n in names)
+    header += "".join(f"{n}.scalar;" for n in names)
+    lines = [header, "one.jpg;0.7;0;90;100", "two.jpg;0.2;0.25;62;75", "none.jpg;0;0;-1;-1"]
+    (tmp_path / "ofiq.csv").write_text("\n".join(lines) + "\n")
+    summary = import_results(tmp_path / "ofiq.csv", "face", "faces", "ofiq")
+    assert summary.mapped == {"SingleFacePresent.scalar": "iso_single_face_present_scalar"}
+    assert summary.extra == [
+        "ofiq_illumination_uniformity",
+        "ofiq_single_face_present",
+        "ofiq_illumination_uniformity_scalar",
+    ]
+    rows = {row["file"]: row for row in stored("faces")}
+    ours = specification("face")["iso_single_face_present"]["component"]
+    assert ours == Linear(scale=100).describe()  # of our raw value 1 - f: OFIQ's scalar
+    assert [rows[f]["iso_single_face_present_scalar"] for f in ("one.jpg", "two.jpg")] == [
+        Linear(scale=100)(1 - 0.0),
+        Linear(scale=100)(1 - 0.25),
+    ]
+    assert rows["two.jpg"]["iso_single_face_present"] is None
+    assert rows["two.jpg"]["ofiq_single_face_present"] == "0.25"
+    assert rows["one.jpg"]["iso_illumination_uniformity"] is None
+    assert rows["one.jpg"]["ofiq_illumination_uniformity_scalar"] == "90"
+    assert rows["none.jpg"]["iso_single_face_present_scalar"] is None
+    assert "SingleFacePresent failed" in rows["none.jpg"]["measure_errors"]
 
 
 def test_unparseable_mapped_cells_are_row_errors_not_file_failures(nist, tmp_path):
@@ -366,3 +401,52 @@ def test_a_parquet_export_with_verdicts_keeps_them_as_extra_text(tmp_path):
     row = stored("again")[0]
     assert row["verdict"] == table.column("verdict")[0].as_py()
     assert json.loads(row["unknown_components"]) == table.column("unknown_components")[0].as_py()
+
+
+def test_of_two_imports_racing_for_one_new_id_one_is_stored_whole_the_other_refused(
+    tmp_path, monkeypatch
+):
+    import threading
+
+    from bqat.imports import columns
+
+    def ofiq_file(name: str, extra: str, files: list[str]) -> Path:
+        header = f"Filename;InterEyeDistance;{extra};InterEyeDistance.scalar;"
+        lines = [header, *(f"{file};88;1;90" for file in files)]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+        return tmp_path / name
+
+    files = {"a": ["a1.jpg", "both.jpg"], "b": ["b1.jpg", "b2.jpg", "both.jpg"]}
+    paths = {
+        "a": ofiq_file("a.csv", "Sharpness", files["a"]),
+        "b": ofiq_file("b.csv", "HeadPoseYaw", files["b"]),
+    }
+    both_checked = threading.Barrier(2, timeout=30)
+    check = columns.check
+
+    def check_then_wait(*args):  # both have found the id free before either creates it
+        check(*args)
+        both_checked.wait()
+
+    monkeypatch.setattr(columns, "check", check_then_wait)
+    outcome: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            outcome[name] = import_results(paths[name], "face", "raced", "ofiq")
+        except Exception as exc:  # the outcome is the test's to judge
+            outcome[name] = exc
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    refused = [name for name, got in outcome.items() if isinstance(got, ConfigError)]
+    assert len(refused) == 1, outcome
+    assert "dataset raced exists" in str(outcome[refused[0]])
+    (winner,) = set(paths) - set(refused)
+    assert outcome[winner].rows == len(files[winner])
+    rows = stored("raced")
+    assert sorted(row["file"] for row in rows) == sorted(files[winner])
+    assert Store().dataset("raced").rows == len(files[winner])

@@ -4,6 +4,7 @@ soundfile on the same input, or synthetic inputs whose converted size and values
 from __future__ import annotations
 
 import io
+import json
 import struct
 from pathlib import Path
 
@@ -15,8 +16,11 @@ from PIL import Image, ImageCms, ImageOps
 from bqat.exceptions import ConfigError
 from bqat.ingest import Skipped
 from bqat.preparation import (
+    MANIFEST,
+    OutputTaken,
     check_options,
     check_output,
+    claimed_output,
     convert_batch,
     default_output,
     plan,
@@ -255,14 +259,45 @@ def test_options_are_strict(options, message):
 
 
 def test_the_output_is_a_new_folder_outside_the_source(source, tmp_path):
-    with pytest.raises(ConfigError, match="exists"):
-        check_output(source, tmp_path)
+    options = check_options({})
+    with pytest.raises(OutputTaken, match="exists"):
+        check_output(source, tmp_path, options)
     with pytest.raises(ConfigError, match="inside the input"):
-        check_output(source, source / "out")
+        check_output(source, source / "out", options)
     (tmp_path / "link").symlink_to(source)
     with pytest.raises(ConfigError, match="inside the input"):
-        check_output(source, tmp_path / "link" / "out")
-    check_output(source, tmp_path / "elsewhere")
+        check_output(source, tmp_path / "link" / "out", options)
+    check_output(source, tmp_path / "elsewhere", options)
+
+
+def test_only_an_unheld_output_of_the_same_source_and_options_is_taken_again(source, tmp_path):
+    grey, rgb = check_options({"mode": "grey"}), check_options({"mode": "rgb"})
+    out = tmp_path / "out"
+    with claimed_output(source, out, grey):
+        assert json.loads((out / MANIFEST).read_text()) == {
+            "source": str(source.resolve()),
+            "options": {"mode": "grey"},
+        }
+        with pytest.raises(OutputTaken, match="another run is writing"):
+            check_output(source, out, grey)
+        with (
+            pytest.raises(OutputTaken, match="another run is writing"),
+            claimed_output(source, out, grey),
+        ):
+            pass
+    (out / "kept.png").write_bytes(b"whole")
+    (out / "nested").mkdir()
+    leftover = out / "nested" / f".b.png.{'0' * 32}.part"
+    leftover.write_bytes(b"half")
+    for other_source, options in ((tmp_path, grey), (source, rgb)):
+        with pytest.raises(OutputTaken, match="not an interrupted preprocessing"):
+            check_output(other_source, out, options)
+    assert leftover.exists()
+    with claimed_output(source, out, grey):
+        assert not leftover.exists() and (out / "kept.png").read_bytes() == b"whole"
+    (out / MANIFEST).unlink()
+    with pytest.raises(OutputTaken, match="not an interrupted preprocessing"):
+        check_output(source, out, grey)
 
 
 def test_the_default_output_is_named_after_the_source_and_the_run(tmp_path):

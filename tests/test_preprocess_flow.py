@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from PIL import Image
 
 import bqat
 from bqat.exceptions import AccessError, ConfigError
+from bqat.preparation import MANIFEST, OutputTaken
 from bqat.progress import Progress, read_progress
 from flows import names
 
@@ -76,6 +81,7 @@ def test_every_input_ends_as_a_file_or_an_error_and_the_source_is_untouched(sour
     assert (summary.total, summary.written, summary.failed) == (6, 3, 3)
     assert [e.name for e in summary.errors] == ["loop.png", "text.jpg", "truncated.jpg"]
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        MANIFEST,
         "a.png",
         "nested",
         "nested/b.png",
@@ -148,3 +154,55 @@ def test_the_output_is_scanned_into_a_dataset_with_the_preprocessing_errors(tmp_
     assert [(e["file"], e["reason"][:14]) for e in bqat.errors("prints")] == [
         ("broken.png", "preprocessing:")
     ]
+
+
+KILLED_RUN = """
+import sys
+import bqat
+bqat.preprocess(sys.argv[1], sys.argv[2], format="png", scale=0.5, batch_size=2)
+"""
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_run_killed_mid_way_is_completed_by_running_it_again(tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    source, out, clean = tmp_path / "in", tmp_path / "out", tmp_path / "clean"
+    source.mkdir()
+    rng = np.random.default_rng(7)
+    names = [f"{i:02d}.png" for i in range(30)]
+    for name in names:
+        Image.fromarray(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)).save(source / name)
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    command = [sys.executable, "-c", KILLED_RUN, str(source), str(out)]
+    log = tmp_path / "killed.log"
+    with log.open("wb") as stderr:  # a file: a pipe nobody reads could fill and block the run
+        process = subprocess.Popen(command, env=env, stderr=stderr)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*.png"))) < 4 and process.poll() is None:
+        assert time.monotonic() < deadline, "no output appeared"
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, log.read_text()[-2000:]
+    written = files_under(out)
+    assert 4 <= len([n for n in written if n.endswith(".png")]) < len(names)
+    with pytest.raises(OutputTaken, match="not an interrupted preprocessing"):
+        bqat.preprocess(source, out, format="png", scale=0.25)  # other options: refused
+    summary = bqat.preprocess(source, out, format="png", scale=0.5, batch_size=2)
+    assert (summary.written, summary.failed) == (len(names), 0)
+    assert summary.kept == len([n for n in written if not n.startswith(".")])
+    bqat.preprocess(source, clean, format="png", scale=0.5)
+    assert files_under(out) == files_under(clean) == sorted([MANIFEST, *names])
+    for name in names:
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+        with Image.open(source / name) as original:
+            expected = np.asarray(original.reduce(2), dtype=int)
+        assert np.abs(pixels(out / name) - expected).max() <= 1, name
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image, dtype=int)

@@ -16,7 +16,14 @@ from api.schemas import PreprocessCreated, PreprocessRequest
 from bqat.confinement import is_inside, relative_name, resolve_folder
 from bqat.exceptions import AccessError, ConfigError
 from bqat.measures import check_modality
-from bqat.preparation import check_options, check_output, default_output
+from bqat.preparation import (
+    OutputTaken,
+    PreprocessOptions,
+    check_options,
+    check_output,
+    default_output,
+    resumable,
+)
 from bqat.settings import get_settings
 from bqat.store import check_dataset_id
 from flows import names
@@ -25,8 +32,10 @@ from flows import names
 @post("/preprocess", summary="Convert a folder into a new folder", status_code=HTTP_202_ACCEPTED)
 async def preprocess_folder(request: Request, data: PreprocessRequest) -> PreprocessCreated:
     """400/403/404 for the input as POST /scan/ answers them, 422 for options, 409 when the
-    output exists or another run is writing it or the scan's dataset."""
-    options = check_options(data.options).model_dump(exclude_none=True)
+    output exists (unless an interrupted run of this input and options left it: the run
+    completes it) or another run is writing it or the scan's dataset."""
+    checked = check_options(data.options)
+    options = checked.model_dump(exclude_none=True)
     roots = get_settings().data_root
     first = roots[0].resolve()
     source = resolve_folder(data.input, roots)
@@ -40,7 +49,7 @@ async def preprocess_folder(request: Request, data: PreprocessRequest) -> Prepro
     runs: Runs = request.app.state.runs
     async with runs.admission():
         if output is not None:
-            _check_new(source, output, first)
+            _check_new(source, output, first, checked)
         active = await runs.active_parameters(names.SCAN, names.PREPROCESS)
         for tid, parameters in active.items():
             if output is not None and parameters.get("output") == str(output):
@@ -61,16 +70,21 @@ async def preprocess_folder(request: Request, data: PreprocessRequest) -> Prepro
     return PreprocessCreated(tid=tid, output=chosen.relative_to(first).as_posix())
 
 
-def _check_new(source: Path, output: Path, first: Path) -> None:
-    """409 when `output` exists; 403 when its folders lead out of the first data root."""
-    if os.path.lexists(output):
-        _conflict(f"the output {output.relative_to(first).as_posix()!r} exists: give a new folder")
-    if not is_inside(output, [first]):
-        raise AccessError(
-            f"the output {output.relative_to(first).as_posix()!r} resolves outside "
-            "the first data root"
+def _check_new(source: Path, output: Path, first: Path, options: PreprocessOptions) -> None:
+    """409 when `output` exists and is not an interrupted run's to complete, or another run
+    holds it; 403 when its folders lead out of the first data root."""
+    name = output.relative_to(first).as_posix()
+    if os.path.lexists(output) and not resumable(source, output, options):
+        _conflict(
+            f"the output {name!r} exists and is not an interrupted preprocessing of this input "
+            "with these options: give a new folder"
         )
-    check_output(source, output)
+    if not is_inside(output, [first]):
+        raise AccessError(f"the output {name!r} resolves outside the first data root")
+    try:
+        check_output(source, output, options)
+    except OutputTaken:
+        _conflict(f"another run is writing the output {name!r}")
 
 
 def _conflict(detail: str) -> None:

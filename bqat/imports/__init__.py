@@ -9,6 +9,8 @@ A file that cannot be read as a whole (wrong separator, a line break inside a ce
 named twice, no file column, too large) is an `InputError` naming the line and column, and
 nothing is stored: the file is read once to check it, then again to store it in batches. A cell
 of a mapped measure that does not parse is that row's null with its reason in `measure_errors`.
+An import only makes a new dataset: of two imports racing for one new id, one creates it and
+the other is refused as if it had existed before (ConfigError), leaving the first's whole.
 Cells are text, never evaluated: `=HYPERLINK(...)` is stored as written (the CSV export quotes
 it again).
 """
@@ -79,7 +81,10 @@ def import_results(
     dataset_id = _new_dataset(store, dataset_id)
     columns.check(layout, records())
     extra = list(layout.extra.values())
-    store.create_dataset(dataset_id, modality, extra=extra)
+    try:  # an import racing this one for the id may have made it since _new_dataset
+        store.create_dataset(dataset_id, modality, extra=extra, new=True)
+    except ConfigError:
+        raise _taken(dataset_id) from None
     rows = 0
     try:
         for batch in columns.batches(records(), BATCH_ROWS):
@@ -110,4 +115,10 @@ def _new_dataset(store: Store, dataset_id: str | None) -> str:
         store.dataset(chosen)
     except NotFoundError:
         return chosen
-    raise ConfigError(f"dataset {chosen} exists: import into a new dataset id, or delete it first")
+    raise _taken(chosen)
+
+
+def _taken(dataset_id: str) -> ConfigError:
+    return ConfigError(
+        f"dataset {dataset_id} exists: import into a new dataset id, or delete it first"
+    )

@@ -291,7 +291,8 @@ def _ofiq_failures(
     reasons: list[dict[str, str]],
 ) -> None:
     """OFIQ writes -1 as the component of a measure that failed: our values are null then."""
-    for theirs, (ours, _) in OFIQ_MEASURES.items():
+    for theirs, measure in OFIQ_MEASURES.items():
+        ours = measure.ours
         position = index.get(theirs + OFIQ_SCALAR)
         if position is None:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bqat.measures import specification
 
@@ -25,31 +26,46 @@ FORMATS = {
 }
 SOURCES = tuple(FORMATS)
 
-# OFIQ measure -> our measure, and whether our 0-100 component is OFIQ's too (same sigmoid).
-# Mapped where our declaration follows OFIQ's definition and scale. Kept as extra columns:
+
+class OfiqMeasure(NamedTuple):
+    """Our measure for one of OFIQ's, and which of its two columns mean ours: the raw value
+    (`raw`) and the 0-100 component (`component`: the same mapping, OFIQ's `.scalar`)."""
+
+    ours: str
+    raw: bool = True
+    component: bool = True
+
+
+# OFIQ measure -> our measure: mapped where our declaration follows OFIQ's definition and
+# scale (OFIQ-Project 1.0.3, OFIQlib/modules/measures/src). Kept as extra columns:
 # UnifiedQualityScore (MagFace; we have none), Sharpness and CompressionArtifacts (OFIQ's are
 # learned models, ours a Laplacian and JPEG blockiness), BackgroundUniformity and
 # ExpressionNeutrality (raw value and component ours), HeadPose* (OFIQ's 3DDFA sign conventions
 # are not established to be ours), EyesVisible, MouthOcclusionPrevention,
-# FaceOcclusionPrevention and NoHeadCoverings (we have no such measure).
-OFIQ_MEASURES: dict[str, tuple[str, bool]] = {
-    "InterEyeDistance": ("iso_inter_eye_distance", True),
-    "HeadSize": ("iso_head_size", True),
-    "LeftwardCropOfTheFaceImage": ("iso_leftward_crop_of_the_face_image", True),
-    "RightwardCropOfTheFaceImage": ("iso_rightward_crop_of_the_face_image", True),
-    "MarginAboveOfTheFaceImage": ("iso_margin_above_of_the_face_image", True),
-    "MarginBelowOfTheFaceImage": ("iso_margin_below_of_the_face_image", True),
-    "EyesOpen": ("iso_eyes_open", True),
-    "MouthClosed": ("iso_mouth_closed", True),
-    "DynamicRange": ("iso_dynamic_range", True),
-    "IlluminationUniformity": ("iso_illumination_uniformity", True),
-    "SingleFacePresent": ("iso_single_face_present", True),
-    "NaturalColour": ("iso_natural_colour", True),
+# FaceOcclusionPrevention and NoHeadCoverings (we have no such measure), and
+# IlluminationUniformity: OFIQ intersects 256-bin histograms of CIE luminance Y (linearised
+# sRGB) in two squares of 0.3 IED on the cheeks, below each eye, and scores round(100 x^0.3);
+# ours intersects 32-bin grey histograms of the whole left and right halves of the face and
+# scores round(100 x). SingleFacePresent's raw value is kept too: OFIQ's is the ratio f of the
+# second-largest to the largest face area (0 for one face), ours 1 - f; its component,
+# round(100 (1 - f)), is ours.
+OFIQ_MEASURES: dict[str, OfiqMeasure] = {
+    "InterEyeDistance": OfiqMeasure("iso_inter_eye_distance"),
+    "HeadSize": OfiqMeasure("iso_head_size"),
+    "LeftwardCropOfTheFaceImage": OfiqMeasure("iso_leftward_crop_of_the_face_image"),
+    "RightwardCropOfTheFaceImage": OfiqMeasure("iso_rightward_crop_of_the_face_image"),
+    "MarginAboveOfTheFaceImage": OfiqMeasure("iso_margin_above_of_the_face_image"),
+    "MarginBelowOfTheFaceImage": OfiqMeasure("iso_margin_below_of_the_face_image"),
+    "EyesOpen": OfiqMeasure("iso_eyes_open"),
+    "MouthClosed": OfiqMeasure("iso_mouth_closed"),
+    "DynamicRange": OfiqMeasure("iso_dynamic_range"),
+    "SingleFacePresent": OfiqMeasure("iso_single_face_present", raw=False),
+    "NaturalColour": OfiqMeasure("iso_natural_colour"),
     # The same raw value; our component is a mapping of our own.
-    "LuminanceMean": ("iso_luminance_mean", False),
-    "LuminanceVariance": ("iso_luminance_variance", False),
-    "UnderExposurePrevention": ("iso_under_exposure_prevention", False),
-    "OverExposurePrevention": ("iso_over_exposure_prevention", False),
+    "LuminanceMean": OfiqMeasure("iso_luminance_mean", component=False),
+    "LuminanceVariance": OfiqMeasure("iso_luminance_variance", component=False),
+    "UnderExposurePrevention": OfiqMeasure("iso_under_exposure_prevention", component=False),
+    "OverExposurePrevention": OfiqMeasure("iso_over_exposure_prevention", component=False),
 }
 OFIQ_SCALAR = ".scalar"  # OFIQ's column of a measure's 0-100 component; -1 when it failed
 
@@ -71,10 +87,11 @@ def mapping(source: str, modality: str) -> dict[str, str]:
     export needs none: its columns are ours)."""
     if source == "ofiq":
         found = {}
-        for theirs, (ours, component) in OFIQ_MEASURES.items():
-            found[theirs] = ours
-            if component:
-                found[theirs + OFIQ_SCALAR] = ours + "_scalar"
+        for theirs, measure in OFIQ_MEASURES.items():
+            if measure.raw:
+                found[theirs] = measure.ours
+            if measure.component:
+                found[theirs + OFIQ_SCALAR] = measure.ours + "_scalar"
         return found
     if source == "nfiq2":
         features = {
