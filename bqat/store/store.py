@@ -604,9 +604,13 @@ class _Entry:
             return self._latest
 
     def _load(self, cur: duckdb.DuckDBPyConnection, lk: str, schema: pa.Schema) -> None:
-        table = cur.execute(
-            f"SELECT * FROM {_table(lk, self.dataset_id)} AT (VERSION => {self.snapshot})"
-        ).to_arrow_table()
+        at = f"{_table(lk, self.dataset_id)} AT (VERSION => {self.snapshot})"
+        # DuckLake scans an empty table in ~2.3 ms per column (0.3 s for a face dataset just
+        # created, before its first scan); one column says whether there is anything to read.
+        if not cur.execute(f"SELECT file FROM {at} LIMIT 1").fetchall():
+            self._keep(schema, schema.append(pa.field("reason", pa.string())).empty_table())
+            return
+        table = cur.execute(f"SELECT * FROM {at}").to_arrow_table()
         if pc.count_distinct(table.column("file")).as_py() < table.num_rows:
             # Racing writers left two events of a file: keep the latest.
             table = cur.execute(_events(lk, self)).to_arrow_table()
