@@ -12,6 +12,11 @@ from bqat.settings import get_settings
 DASK_SCHEME = "dask://"
 
 
+def task_threads() -> int:
+    """Threads of the local task runner: one per core (BQAT_THREADS is per model session)."""
+    return os.cpu_count() or 1
+
+
 def task_runner() -> TaskRunner:
     """Threads on this machine (one per core), or the Dask scheduler at `dask://host:port`.
 
@@ -23,7 +28,7 @@ def task_runner() -> TaskRunner:
         from prefect_dask import DaskTaskRunner
 
         return DaskTaskRunner(address="tcp://" + choice[len(DASK_SCHEME) :])
-    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
+    return ThreadPoolTaskRunner(max_workers=task_threads())
 
 
 class ConfiguredTaskRunner(TaskRunner):
