@@ -232,8 +232,9 @@ def _preprocess(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(summary)))
         return 0
     print(
-        f"{summary.written} of {summary.total} inputs written to {summary.output}, "
-        f"{summary.failed} failed"
+        f"{summary.written} of {summary.total} inputs written to {summary.output}"
+        + (f" ({summary.kept} of them by an interrupted run before)" if summary.kept else "")
+        + f", {summary.failed} failed"
         + (f"; scanned into {summary.dataset_id}" if summary.dataset_id else "")
     )
     _print_rows([asdict(error) for error in summary.errors], False)
