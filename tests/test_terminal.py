@@ -23,7 +23,7 @@ from contextlib import nullcontext
 from bqat.terminal import taking_the_terminal
 with (taking_the_terminal() if sys.argv[1] == "take" else nullcontext(False)) as took:
     try:
-        print("ready", took, flush=True)
+        print(f"ready {took}", flush=True)
         while True:
             time.sleep(0.05)
     except KeyboardInterrupt:
@@ -57,8 +57,9 @@ def _make_then_ctrl_c(tmp_path: Path, mode: str) -> tuple[int, bytes]:
         os.chdir(tmp_path)
         os.execvp("make", ["make", "--no-print-directory", "run"])
     try:
-        output = _read_until(master, b"ready", 30)
-        assert b"ready" in output, output
+        ready = b"ready True" if mode == "take" else b"ready False"
+        output = _read_until(master, ready, 30)
+        assert ready in output, output
         os.write(master, b"\x03")
         output += _read_until(master, b"\x00never", 30)
         _, status = os.waitpid(pid, 0)
