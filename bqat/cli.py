@@ -47,17 +47,16 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_row(name: str, status: str, path: object, detail: str) -> dict[str, str]:
+    """One model's line in `bqat models verify|pull|build`."""
+    return {"name": name, "status": status, "path": str(path or ""), "detail": detail}
+
+
 def _models_verify(args: argparse.Namespace) -> int:
     from bqat.models import MODELS, verify
 
     results = [verify(spec) for spec in MODELS.values()]
-    _print_rows(
-        [
-            {"name": r.spec.name, "status": r.status, "path": str(r.path or ""), "detail": r.detail}
-            for r in results
-        ],
-        args.json,
-    )
+    _print_rows([_model_row(r.spec.name, r.status, r.path, r.detail) for r in results], args.json)
     return 0 if all(r.status == "ok" for r in results) else 1
 
 
@@ -74,12 +73,10 @@ def _models_pull(args: argparse.Namespace) -> int:
         except BqatError as exc:
             failed = True
             status = "failed" if spec.upstream else "unavailable"
-            rows.append({"name": spec.name, "status": status, "path": "", "detail": str(exc)})
+            rows.append(_model_row(spec.name, status, None, str(exc)))
         else:
             detail = f"from {done.source}" if done.action == "downloaded" else "sha256 matches"
-            rows.append(
-                {"name": spec.name, "status": done.action, "path": str(done.path), "detail": detail}
-            )
+            rows.append(_model_row(spec.name, done.action, done.path, detail))
     _print_rows(rows, args.json)
     return 1 if failed else 0
 
@@ -95,7 +92,7 @@ def _models_build(args: argparse.Namespace) -> int:
     for spec in converted:
         found = verify(spec)
         if found.status == "ok":
-            rows[spec.name] = ("present", str(found.path), found.detail)
+            rows[spec.name] = _model_row(spec.name, "present", found.path, found.detail)
     pending = [spec for spec in converted if spec.name not in rows]
     if pending:
         print(
@@ -110,21 +107,13 @@ def _models_build(args: argparse.Namespace) -> int:
                     try:
                         done = build(spec, python)
                     except BqatError as exc:
-                        rows[spec.name] = ("failed", "", str(exc))
+                        rows[spec.name] = _model_row(spec.name, "failed", None, str(exc))
                     else:
-                        rows[spec.name] = (done.action, str(done.path), done.detail)
+                        rows[spec.name] = _model_row(spec.name, done.action, done.path, done.detail)
         except BqatError as exc:
             for spec in pending:
-                rows.setdefault(spec.name, ("failed", "", str(exc)))
-    table = [
-        {
-            "name": spec.name,
-            "status": rows[spec.name][0],
-            "path": rows[spec.name][1],
-            "detail": rows[spec.name][2],
-        }
-        for spec in converted
-    ]
+                rows.setdefault(spec.name, _model_row(spec.name, "failed", None, str(exc)))
+    table = [rows[spec.name] for spec in converted]
     _print_rows(table, args.json)
     return 1 if any(row["status"] == "failed" for row in table) else 0
 
@@ -432,12 +421,12 @@ def _datasets_delete(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
     from bqat.serve import serve
     from bqat.terminal import taking_the_terminal
 
-    if not args.take_terminal:
-        return serve()
-    with taking_the_terminal():
+    with taking_the_terminal() if args.take_terminal else nullcontext():
         return serve()
 
 

