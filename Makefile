@@ -15,7 +15,7 @@ endif
 NATIVE_SOURCES := CMakeLists.txt $(wildcard native/src/*.cpp native/include/bqat/*.hpp)
 
 .PHONY: install serve test lint bench-native bench-face bench-scan bench-api lock clean bench-speech \
-	compose-test bench-iris bench-fingerprint bench-preprocess
+	compose-test bench-iris bench-fingerprint bench-preprocess bench-wsq
 
 install: $(STAMP)
 
@@ -68,6 +68,9 @@ bench-iris: $(STAMP)
 
 bench-preprocess: $(STAMP)
 	$(BIN)/python bench/preprocess.py
+
+bench-wsq: $(STAMP)
+	$(BIN)/python bench/wsq_encoder.py
 
 # afis (the reference) is a bench-only dependency: $(BIN)/python -m pip install -c requirements.lock
 # 'afis==1.2.7'; without it only our figures are printed.

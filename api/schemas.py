@@ -38,8 +38,9 @@ class ScanRequest(StrictBody):
         msgspec.Meta(
             description="The engine's options (unknown ones are refused; the README lists "
             "each modality's), `pattern` (a regular expression searched in each path relative "
-            "to `input`), `batch_size` (files per assess task) and `engine` (BQAT-API's choice "
-            "of engine: only 'default' or 'bqat', the engine of the modality)."
+            "to `input`), `batch_size` (most files per assess task: batches are evened out over "
+            "the threads) and `engine` (BQAT-API's choice of engine: only 'default' or 'bqat', "
+            "the engine of the modality)."
         ),
     ] = msgspec.field(default_factory=dict)
     dataset_id: Annotated[
@@ -79,8 +80,8 @@ class PreprocessRequest(StrictBody):
         dict[str, Any],
         msgspec.Meta(
             description="mode (rgb, grey), resize_width or scale, format (png, jpg, jp2, webp, "
-            "tif, wsq; wav, flac), quality, sample_rate, channels (1), pattern; unknown ones are "
-            "refused."
+            "tif, wsq; wav, flac), quality, bitrate (wsq bits per pixel, 0.1-8, default 0.75), "
+            "sample_rate, channels (1), pattern; unknown ones are refused."
         ),
     ] = msgspec.field(default_factory=dict)
     scan: PreprocessScan | None = None

@@ -17,7 +17,11 @@ manifest, or one that another run holds, is refused (`OutputTaken`).
 Images come out 8-bit (16-bit inputs are scaled, transparency composited over white). An
 embedded ICC profile of a colour image is converted to sRGB through Pillow's LittleCMS; a grey
 image's profile is dropped unconverted (Pillow converts colour profiles only). WSQ is written by
-the `wsq` package, which fixes the bit rate and records 500 ppi whatever the image's resolution.
+our encoder (bqat.wsq) at the `bitrate` asked for (bits per pixel, default 0.75) and records the
+image's resolution: the source's, read as the fingerprint engine reads it
+(bqat.engines.fingerprint.resolution: JPEG/PNG/TIFF/BMP density, WSQ's NISTCOM), times the resize
+factor; a source that declares none, or a value outside 300-5000 ppi (a display default such as
+96 dpi), counts as 500 ppi.
 """
 
 from __future__ import annotations
@@ -43,10 +47,12 @@ from PIL import Image, ImageCms
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bqat.decode import decode_image
+from bqat.engines.fingerprint.resolution import choose, header_ppi
 from bqat.engines.speech.audio import MIN_SAMPLE_RATE, decode_audio
 from bqat.engines.speech.options import SpeechOptions
 from bqat.exceptions import ConfigError, InputError
 from bqat.ingest import Skipped, discover_all
+from bqat.wsq import DEFAULT_BITRATE, MAX_BITRATE, MIN_BITRATE, encode_wsq
 
 IMAGE_FORMATS = {  # option -> (Pillow format, extension)
     "png": ("PNG", ".png"),
@@ -90,9 +96,9 @@ class OutputTaken(ConfigError):
 
 class PreprocessOptions(BaseModel):
     """What to do to each file; unknown keys are refused. Image options (`mode`, `resize_width`
-    or `scale`, an image `format`, `quality`) and audio options (`sample_rate`, `channels`, an
-    audio `format`) cannot be mixed: the options choose whether images or recordings are
-    prepared. With neither, both are re-encoded as they are."""
+    or `scale`, an image `format`, `quality`, `bitrate`) and audio options (`sample_rate`,
+    `channels`, an audio `format`) cannot be mixed: the options choose whether images or
+    recordings are prepared. With neither, both are re-encoded as they are."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -111,6 +117,13 @@ class PreprocessOptions(BaseModel):
         description=f"jpg quality (default {DEFAULT_QUALITY}); webp is lossy at this quality, "
         "lossless without it.",
     )
+    bitrate: float | None = Field(
+        None,
+        ge=MIN_BITRATE,
+        le=MAX_BITRATE,
+        description=f"wsq bits per pixel (default {DEFAULT_BITRATE}, the FBI's usual, about "
+        "15:1); the file's size meets it.",
+    )
     sample_rate: int | None = Field(
         None, ge=MIN_SAMPLE_RATE, le=384_000, description="Resampled with soxr (HQ)."
     )
@@ -125,6 +138,8 @@ class PreprocessOptions(BaseModel):
             raise ValueError("give resize_width or scale, not both")
         if self.quality is not None and self.format not in ("jpg", "webp"):
             raise ValueError("quality applies to format jpg or webp only")
+        if self.bitrate is not None and self.format != "wsq":
+            raise ValueError("bitrate applies to format wsq only")
         if self.format == "wsq" and self.mode == "rgb":
             raise ValueError("wsq holds grey images only")
         if self.pattern is not None:
@@ -395,6 +410,11 @@ def _image(path: Path, extension: str, options: PreprocessOptions) -> bytes:
         grey = True
     pixels = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if grey else rgb
     factor = _factor(pixels.shape[1], options)
+    if fmt == "WSQ":
+        ppi = choose(None, header_ppi(path.read_bytes())).ppi * factor
+        return encode_wsq(
+            resize(pixels, factor), ppi=ppi, bitrate=options.bitrate or DEFAULT_BITRATE
+        )
     scaled_dpi = (dpi[0] * factor, dpi[1] * factor) if dpi else None
     return encode_image(resize(pixels, factor), fmt, options.quality, scaled_dpi)
 
@@ -456,8 +476,6 @@ def encode_image(
     dpi: tuple[float, float] | None,
 ) -> bytes:
     """`pixels` (grey or RGB, 8-bit) encoded as Pillow's `fmt`."""
-    if fmt == "WSQ":
-        import wsq  # noqa: F401  (registers the WSQ plugin with Pillow on import)
     image = Image.fromarray(pixels)
     extra: dict[str, Any] = {"dpi": dpi} if dpi and fmt in ("PNG", "JPEG", "TIFF") else {}
     if fmt == "JPEG":

@@ -13,6 +13,7 @@ import pytest
 import soundfile
 from PIL import Image, ImageCms, ImageOps
 
+from bqat.engines.fingerprint.resolution import wsq_ppi
 from bqat.exceptions import ConfigError
 from bqat.ingest import Skipped
 from bqat.preparation import (
@@ -26,6 +27,7 @@ from bqat.preparation import (
     plan,
     write_new,
 )
+from bqat.wsq import encode_wsq
 
 
 def run(source: Path, output: Path, **options) -> tuple[list[str], list[Skipped]]:
@@ -118,20 +120,84 @@ def test_lossless_formats_hold_the_source_pixels(source, tmp_path, fmt, pillow):
         assert np.array_equal(np.asarray(out.convert("RGB")), image)
 
 
-def test_wsq_is_grey_and_reads_back_within_the_codecs_error(source, tmp_path):
+def read_wsq(data: bytes) -> np.ndarray:
+    """NBIS's reconstruction of a WSQ file (the `wsq` package through Pillow), checked grey."""
     import wsq  # noqa: F401  (Pillow reads WSQ through it)
 
-    rows, cols = np.indices((120, 100))
-    ridges = (127.5 + 100 * np.sin(2 * np.pi * (rows + cols) / 9)).astype(np.uint8)
-    Image.fromarray(np.dstack([ridges] * 3)).save(source / "print.png")
-    written, errors = run(source, tmp_path / "out", format="wsq")
-    assert (written, errors) == (["print.wsq"], [])
-    data = (tmp_path / "out" / "print.wsq").read_bytes()
     assert data[:2] == b"\xff\xa0"
     with Image.open(io.BytesIO(data)) as out:
-        assert (out.format, out.mode, out.size) == ("WSQ", "L", (100, 120))
-        back = np.asarray(out, dtype=float)
-    assert np.abs(back - ridges).mean() < 6  # WSQ at its 0.75 bit/pixel is lossy, not wrong
+        assert (out.format, out.mode) == ("WSQ", "L")
+        return np.asarray(out, dtype=float)
+
+
+def test_wsq_is_grey_at_the_bit_rate_asked_and_reads_back_within_the_codecs_error(source, tmp_path):
+    rows, cols = np.indices((240, 200))
+    ridges = (127.5 + 100 * np.sin(2 * np.pi * (rows + cols) / 9)).astype(np.uint8)
+    Image.fromarray(np.dstack([ridges] * 3)).save(source / "print.png")
+    errors = {}
+    for bitrate in (None, 2.25):  # None: the default, 0.75 bit/pixel
+        options = {"format": "wsq"} | ({"bitrate": bitrate} if bitrate else {})
+        written, failed = run(source, tmp_path / f"{bitrate}", **options)
+        assert (written, failed) == (["print.wsq"], [])
+        data = (tmp_path / f"{bitrate}" / "print.wsq").read_bytes()
+        back = read_wsq(data)
+        assert back.shape == (240, 200)
+        # a pure sine's coefficients take few values, so the size moves in steps: +3.4 % at
+        # 0.75 here, within 0.5 % on the fingerprint samples (test_wsq_encoder.py)
+        assert len(data) * 8 / ridges.size == pytest.approx(bitrate or 0.75, rel=0.05)
+        errors[bitrate] = np.abs(back - ridges).mean()
+    assert errors[2.25] < errors[None] < 6  # measured 0.5 and 4.6: lossy, not wrong
+
+
+def png_at(dpi: float):
+    def save(image: Image.Image, path: Path) -> Path:
+        image.save(path.with_suffix(".png"), dpi=(dpi, dpi))
+        return path.with_suffix(".png")
+
+    return save
+
+
+def bmp_at_96_dpi(image: Image.Image, path: Path) -> Path:
+    image.save(path.with_suffix(".bmp"), dpi=(96, 96))  # a display default, not a scan's
+    return path.with_suffix(".bmp")
+
+
+def wsq_at_800_ppi(image: Image.Image, path: Path) -> Path:
+    path.with_suffix(".wsq").write_bytes(encode_wsq(np.asarray(image), ppi=800, bitrate=2.0))
+    return path.with_suffix(".wsq")
+
+
+@pytest.mark.parametrize(
+    ("write", "options", "ppi"),
+    [
+        (png_at(762), {"scale": 0.5}, 381),
+        (png_at(1000), {"resize_width": 75}, 500),
+        (png_at(1000), {}, 1000),
+        (bmp_at_96_dpi, {}, 500),
+        (wsq_at_800_ppi, {"scale": 0.5}, 400),
+    ],
+)
+def test_wsq_records_the_sources_resolution_times_the_resize(source, tmp_path, write, options, ppi):
+    rows, cols = np.indices((120, 150))
+    ridges = (127.5 + 100 * np.sin(2 * np.pi * (rows + cols) / 9)).astype(np.uint8)
+    name = write(Image.fromarray(ridges), source / "print").name
+    written, failed = run(source, tmp_path / "out", format="wsq", **options)
+    assert (written, failed) == (["print.wsq"], []), name
+    data = (tmp_path / "out" / "print.wsq").read_bytes()
+    assert wsq_ppi(data) == ppi
+
+
+def test_an_image_too_small_for_wsq_is_an_error_with_the_reason(source, tmp_path):
+    Image.fromarray(np.full((30, 40), 128, np.uint8)).save(source / "tiny.png")
+    written, failed = run(source, tmp_path / "out", format="wsq")
+    assert written == []
+    assert [(e.name, e.reason) for e in failed] == [
+        (
+            "tiny.png",
+            "NativeError: wsq_encode: the image must be 49 to 65535 pixels on each "
+            "side, got 40 x 30",
+        )
+    ]
 
 
 def test_exif_orientation_is_applied_as_pillow_applies_it(source, tmp_path):
@@ -245,6 +311,10 @@ def test_a_file_is_never_overwritten(tmp_path):
         ({"scale": 0.5, "resize_width": 10}, "resize_width or scale, not both"),
         ({"format": "png", "quality": 80}, "quality applies to format jpg or webp only"),
         ({"format": "wsq", "mode": "rgb"}, "wsq holds grey images only"),
+        ({"format": "png", "bitrate": 1.5}, "bitrate applies to format wsq only"),
+        ({"bitrate": 1.5}, "bitrate applies to format wsq only"),
+        ({"format": "wsq", "bitrate": 9}, "bitrate: Input should be less than or equal to 8"),
+        ({"format": "wsq", "bitrate": 0.05}, "bitrate: Input should be greater than or equal"),
         ({"format": "wav", "scale": 2}, "cannot be mixed"),
         ({"sample_rate": 100}, "sample_rate"),
         ({"channels": 2}, "channels"),
