@@ -469,7 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--modality", required=True, help="face, fingerprint, iris or speech")
     scan.add_argument("--dataset", help="dataset id to add to (default: a new one)")
     scan.add_argument("--pattern", help="regular expression on the path relative to FOLDER")
-    scan.add_argument("--batch-size", type=int, help="files per assessment task (16)")
+    scan.add_argument(
+        "--batch-size",
+        type=int,
+        help="most files per assessment task (16; batches are evened out over the threads)",
+    )
     scan.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")
     scan.add_argument("folder", metavar="FOLDER")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import quote
 
 from prefect import get_client, runtime
-from prefect.artifacts import create_link_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.context import get_run_context
 
 from bqat.settings import get_settings
@@ -77,3 +82,32 @@ def label_run(
     }
     with get_client(sync_client=True) as client:
         client.update_flow_run(run.id, name=name or run.name, tags=sorted(tags))
+
+
+class ProgressCard:
+    """A progress artifact that follows a count, updated at most every `every_s` seconds and
+    always at the end: each update is a round trip to the Prefect API that cost a 200-image
+    scan some 35 ms of the interpreter's time (py-spy: a sixth of the time the scan's threads
+    held the GIL went to eight updates); the bqat API reads the exact count from bqat.progress.
+    """
+
+    def __init__(
+        self, kind: str, dataset_id: str, done: int, total: int, every_s: float = 2.0
+    ) -> None:
+        self._total, self._every_s = total, every_s
+        self._id = create_progress_artifact(
+            progress=_percent(done, total),
+            key=artifact_key(kind, dataset_id),
+            description=DESCRIPTIONS[kind],
+        )
+        self._shown_at = time.monotonic()
+
+    def show(self, done: int) -> None:
+        now = time.monotonic()
+        if done >= self._total or now - self._shown_at >= self._every_s:
+            update_progress_artifact(self._id, progress=_percent(done, self._total))
+            self._shown_at = now
+
+
+def _percent(done: int, total: int) -> float:
+    return 100.0 if total == 0 else round(100.0 * done / total, 2)

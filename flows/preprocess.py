@@ -39,7 +39,7 @@ from bqat.store import Store
 from flows import names
 from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run, run_name
 from flows.checks import check_preprocess, created_through_prefect
-from flows.runners import ConfiguredTaskRunner, task_threads
+from flows.runners import ConfiguredTaskRunner, batches, task_threads
 from flows.scan import scan_dataset
 
 # Batches: about four per thread, so that the threads finish together, and no more, since each
@@ -121,9 +121,10 @@ def _convert(
     errors = list(work.errors)
     done = len(errors) + len(kept)
     write_progress(run_id, Progress(total=work.total, done=done, failed=len(errors), step=STEP))
-    size = batch_size or default_batch_size(len(todo), task_threads())
-    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
-    futures = [(len(batch), convert_task.submit(batch, output, options)) for batch in batches]
+    most = batch_size or default_batch_size(len(todo), task_threads())
+    futures = [
+        (len(batch), convert_task.submit(batch, output, options)) for batch in batches(todo, most)
+    ]
     written = len(kept)
     for size, future in futures:
         outcome = future.result()

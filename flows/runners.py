@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from bqat.settings import get_settings
 
 DASK_SCHEME = "dask://"
+T = TypeVar("T")
 
 
 def task_threads() -> int:
     """Threads of the local task runner: one per core (BQAT_THREADS is per model session)."""
     return os.cpu_count() or 1
+
+
+def batches(items: Sequence[T], most: int, lanes: int | None = None) -> list[list[T]]:
+    """`items` in order, in batches of at most `most` whose count is a multiple of `lanes`
+    (default: the task threads) and whose sizes differ by one at most.
+
+    Cut into fixed sizes, 200 files in batches of 32 end with one batch of 8 running alone
+    while the other threads wait; evened out over 8 batches of 25, every thread is busy to the
+    end. Where there are too few items for that, each is a batch of its own.
+    """
+    lanes = lanes or task_threads()
+    count = min(len(items), lanes * math.ceil(math.ceil(len(items) / most) / lanes))
+    if count == 0:
+        return []
+    size, larger = divmod(len(items), count)
+    cuts = [i * size + min(i, larger) for i in range(count + 1)]
+    return [list(items[start:end]) for start, end in itertools.pairwise(cuts)]
 
 
 def task_runner() -> TaskRunner:

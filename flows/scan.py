@@ -11,12 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from bqat.assessment import check_models
 from bqat.ingest import Discovery, discover_all
@@ -27,6 +22,7 @@ from bqat.store import Store, check_dataset_id
 from flows import names
 from flows.artifacts import (
     DESCRIPTIONS,
+    ProgressCard,
     artifact_key,
     current_run_id,
     label_run,
@@ -37,7 +33,7 @@ from flows.checks import check_scan
 from flows.connection import without_heartbeats
 from flows.outliers import detect_outliers
 from flows.report import build_report
-from flows.runners import ConfiguredTaskRunner
+from flows.runners import ConfiguredTaskRunner, batches
 
 DEFAULT_BATCH_SIZE = 16
 
@@ -111,16 +107,11 @@ def scan_dataset(
     done = work.skipped + len(work.unreadable)
     failed = len(work.unreadable)
     _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
-    artifact = create_progress_artifact(
-        progress=_percent(done, total),
-        key=artifact_key("scan-progress", dataset_id),
-        description=DESCRIPTIONS["scan-progress"],
-    )
+    card = ProgressCard("scan-progress", dataset_id, done, total)
 
-    batches = [work.work[i : i + batch_size] for i in range(0, len(work.work), batch_size)]
     futures = [
         (len(batch), assess_batch_task.submit(dataset_id, modality, batch, options))
-        for batch in batches
+        for batch in batches(work.work, batch_size)
     ]
     assessed = 0
     for size, future in futures:
@@ -129,7 +120,7 @@ def scan_dataset(
         failed += result.failed
         done += size
         _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
-        update_progress_artifact(artifact, progress=_percent(done, total))
+        card.show(done)
 
     compact_store(dataset_id)
     # So that GET /scan/{id}/outliers and /report answer as soon as the scan ends. Their failure
@@ -160,10 +151,6 @@ def scan_dataset(
 def _report(keys: list[str], progress: Progress) -> None:
     for key in keys:
         write_progress(key, progress)
-
-
-def _percent(done: int, total: int) -> float:
-    return 100.0 if total == 0 else round(100.0 * done / total, 2)
 
 
 def _publish(store: Store, summary: ScanSummary) -> None:
