@@ -489,8 +489,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         type=_setting,
         metavar="KEY=VALUE",
-        help="mode, resize_width, scale, format, quality, sample_rate, channels or pattern, "
-        "e.g. format=png or scale=0.5 (repeatable)",
+        help="mode, resize_width, scale, format, quality, bitrate (wsq), sample_rate, channels or "
+        "pattern, e.g. format=png or scale=0.5 (repeatable)",
     )
     prep.add_argument("--scan", metavar="MODALITY", help="then scan OUT into a dataset")
     prep.add_argument("--dataset", help="with --scan: the dataset id (default: a new one)")

@@ -13,7 +13,7 @@ from prefect.artifacts import (
     create_progress_artifact,
     update_progress_artifact,
 )
-from prefect.context import get_run_context
+from prefect.context import TaskRunContext, get_run_context
 
 from bqat.settings import get_settings
 
@@ -55,6 +55,15 @@ def publish_link(kind: str, dataset_id: str, route: str, text: str) -> None:
 def current_run_id() -> str:
     """The running flow run's id: the API's task id, under which progress is written."""
     return str(get_run_context().flow_run.id)
+
+
+def current_step_id() -> str:
+    """The running task run's id: a flow's steps (the scan's outliers and report) write their
+    progress under it."""
+    context = TaskRunContext.get()
+    if context is None:
+        raise RuntimeError("current_step_id() is called inside a task only")
+    return str(context.task_run.id)
 
 
 def run_name(template: str) -> Callable[[], str]:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from bqat.outliers import DEFAULT_CONTAMINATION, DEFAULT_DETECTOR, detect, write_outliers
+from bqat.outliers import (
+    DEFAULT_CONTAMINATION,
+    DEFAULT_DETECTOR,
+    OutlierResult,
+    detect,
+    write_outliers,
+)
 from bqat.progress import Progress, write_progress
 from bqat.store import Store
 from flows import names
@@ -25,8 +31,29 @@ def detect_outliers(
     """Detect and store the outliers; with `report`, rebuild the report, which shows them."""
     check_datasets(dataset_id)
     label_run(dataset_id=dataset_id)
+    run_id = current_run_id()
+    then = "report" if report else None
+    result = outliers_of(dataset_id, run_id, detector, columns, contamination, then=then)
+    if report:
+        with without_heartbeats():
+            build_report(dataset_id)
+        write_progress(run_id, Progress(total=result.rows, done=result.rows, failed=0))
+    return result.to_json()
+
+
+def outliers_of(
+    dataset_id: str,
+    progress_key: str,
+    detector: str = DEFAULT_DETECTOR,
+    columns: list[str] | None = None,
+    contamination: float = DEFAULT_CONTAMINATION,
+    then: str | None = None,
+) -> OutlierResult:
+    """Detect and store the outliers of a checked dataset, link them from the Prefect UI and
+    log the count; progress over the dataset's rows under `progress_key`, ending at step
+    `then` (what the caller does next, if anything)."""
     rows = Store().dataset(dataset_id).rows
-    write_progress(current_run_id(), Progress(total=rows, done=0, failed=0, step="outliers"))
+    write_progress(progress_key, Progress(total=rows, done=0, failed=0, step="outliers"))
     result = detect(dataset_id, detector, columns, contamination)
     write_outliers(result)
     publish_link(
@@ -42,9 +69,5 @@ def detect_outliers(
         result.rows,
         len(result.excluded),
     )
-    if report:
-        write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0, step="report"))
-        with without_heartbeats():
-            build_report(dataset_id)
-    write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0))
-    return result.to_json()
+    write_progress(progress_key, Progress(total=rows, done=rows, failed=0, step=then))
+    return result

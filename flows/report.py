@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import flow, get_run_logger
 
 from bqat.progress import Progress, write_progress
@@ -17,10 +19,16 @@ def build_report(dataset_id: str) -> str:
     """Build and store the report; returns its path."""
     check_datasets(dataset_id)
     label_run(dataset_id=dataset_id)
+    return str(report_of(dataset_id, current_run_id()))
+
+
+def report_of(dataset_id: str, progress_key: str) -> Path:
+    """Build and store the report of a checked dataset and link it from the Prefect UI;
+    progress over the dataset's rows under `progress_key`."""
     rows = Store().dataset(dataset_id).rows
-    write_progress(current_run_id(), Progress(total=rows, done=0, failed=0, step="report"))
+    write_progress(progress_key, Progress(total=rows, done=0, failed=0, step="report"))
     path = write_report(dataset_id)
-    write_progress(current_run_id(), Progress(total=rows, done=rows, failed=0))
+    write_progress(progress_key, Progress(total=rows, done=rows, failed=0))
     publish_link("report", dataset_id, f"/scan/{dataset_id}/report", f"Report of {dataset_id}")
     get_run_logger().info("report of %s: %s (%d bytes)", dataset_id, path, path.stat().st_size)
-    return str(path)
+    return path

@@ -71,6 +71,7 @@ def _first_message(flow_run_id) -> str:
 
 def test_progress_is_readable_by_task_id(folder):
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     summary = bqat.scan(folder, "face", pattern=r"^nested/")
     with get_client(sync_client=True) as client:
@@ -84,8 +85,12 @@ def test_progress_is_readable_by_task_id(folder):
     assert latest.name == f"scan {summary.dataset_id} · face · 3 files"
     assert _first_message(latest.id).startswith("Beginning flow run 'scan new · face'")
     assert {"modality:face", f"dataset:{summary.dataset_id}"} <= set(latest.tags)
-    after = {r.name: r for r in runs if r.parent_task_run_id and r.created > latest.created}
-    for name in (f"outliers {summary.dataset_id} · ECOD", f"report {summary.dataset_id}"):
+    with get_client(sync_client=True) as client:
+        steps = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[latest.id]))
+        )
+    after = {step.task_key.split("-")[0]: step for step in steps}
+    for name in ("outliers_step", "report_step"):
         assert read_progress(str(after[name].id)) == Progress(total=3, done=3, failed=0), name
 
 
