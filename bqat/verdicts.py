@@ -153,14 +153,7 @@ def stored_columns(
 ) -> pa.Table:
     """The dataset's latest rows, those of `columns` that are stored (a measure declared after
     the rows were stored has no column yet; the verdicts read it as null)."""
-    table = store.table(dataset_id, [], as_of=as_of)
-    for column in dict.fromkeys(columns):
-        try:
-            values = store.table(dataset_id, [column], as_of=as_of).column(0)
-        except ConfigError:
-            continue
-        table = table.append_column(column, values)
-    return table
+    return store.table(dataset_id, list(dict.fromkeys(columns)), as_of=as_of, stored_only=True)
 
 
 def _check(table: pa.Table, threshold: Threshold) -> tuple[np.ndarray, np.ndarray]:

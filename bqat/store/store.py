@@ -393,12 +393,20 @@ class Store:
         return latest.take(latest.order(tuple(order_by))[offset:end]), total
 
     def table(
-        self, dataset_id: str, columns: Sequence[str], *, as_of: int | str | None = None
+        self,
+        dataset_id: str,
+        columns: Sequence[str],
+        *,
+        as_of: int | str | None = None,
+        stored_only: bool = False,
     ) -> pa.Table:
-        """The dataset's latest rows, these stored columns only, as one Arrow table."""
+        """The dataset's latest rows, these columns only, as one Arrow table: ConfigError for
+        one that is not stored, or with `stored_only` the table of those that are."""
         latest = self._entry(dataset_id, as_of).latest(self).table
         unknown = [c for c in columns if c not in latest.column_names]
-        if unknown:
+        if stored_only:
+            columns = [c for c in columns if c in latest.column_names]
+        elif unknown:
             raise ConfigError(f"not stored columns: {', '.join(unknown)}")
         return latest.select(list(columns))
 
