@@ -259,12 +259,12 @@ def watch():
             return
 start = time.perf_counter()
 threading.Thread(target=watch, daemon=True).start()
-summary = bqat.scan(sys.argv[1], "face", dataset_id="scan-bench", batch_size=32,
+summary = bqat.scan(sys.argv[1], "face", dataset_id="scan-bench",
                     progress_key="scan-bench")
 elapsed = time.perf_counter() - start
 ended.set()
 start = time.perf_counter()  # again, with Prefect's temporary server already up
-bqat.scan(sys.argv[1], "face", dataset_id="scan-bench-again", batch_size=32)
+bqat.scan(sys.argv[1], "face", dataset_id="scan-bench-again")
 again = time.perf_counter() - start
 peak = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text())[1]) / 1024
 print(summary.discovered, summary.assessed, summary.failed, f"{elapsed:.2f}", f"{peak:.0f}",

@@ -472,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--batch-size",
         type=int,
-        help="most files per assessment task (16; batches are evened out over the threads)",
+        help="most files per assessment task (default: about four tasks per thread, 16 to 256 "
+        "files each; batches are evened out over the threads)",
     )
     scan.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE")
     scan.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -11,7 +11,6 @@ scanned).
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -39,14 +38,9 @@ from bqat.store import Store
 from flows import names
 from flows.artifacts import DESCRIPTIONS, artifact_key, current_run_id, label_run, run_name
 from flows.checks import check_preprocess, created_through_prefect
-from flows.runners import ConfiguredTaskRunner, batches, task_threads
+from flows.runners import ConfiguredTaskRunner, batches
 from flows.scan import scan_dataset
 
-# Batches: about four per thread, so that the threads finish together, and no more, since each
-# task costs Prefect some 20-40 ms of CPU (client and server) on the cores that convert; a few
-# files at least, for progress, and a bounded number, so that progress moves on large runs.
-TASKS_PER_THREAD = 4
-BATCH_SIZES = (16, 256)
 STEP = "preprocess"
 
 
@@ -75,7 +69,7 @@ def preprocess_folder(
 ) -> PreprocessSummary:
     """Convert every input under `source` into the new folder `output` (default: see
     bqat.preparation.default_output); with `modality`, scan the output into `dataset_id`.
-    `batch_size`: files per task (default: see TASKS_PER_THREAD)."""
+    `batch_size`: most files per task (default: see flows.runners.TASKS_PER_THREAD)."""
     run_id = current_run_id()
     roots = get_settings().data_root if created_through_prefect() else ()
     target = Path(output) if output else default_output(Path(source).resolve(), run_id, roots)
@@ -121,9 +115,9 @@ def _convert(
     errors = list(work.errors)
     done = len(errors) + len(kept)
     write_progress(run_id, Progress(total=work.total, done=done, failed=len(errors), step=STEP))
-    most = batch_size or default_batch_size(len(todo), task_threads())
     futures = [
-        (len(batch), convert_task.submit(batch, output, options)) for batch in batches(todo, most)
+        (len(batch), convert_task.submit(batch, output, options))
+        for batch in batches(todo, batch_size)
     ]
     written = len(kept)
     for size, future in futures:
@@ -143,12 +137,6 @@ def _convert(
         dataset_id=dataset_id,
         kept=len(kept),
     )
-
-
-def default_batch_size(files: int, threads: int) -> int:
-    """Files per task: TASKS_PER_THREAD tasks per thread, within BATCH_SIZES."""
-    low, high = BATCH_SIZES
-    return min(high, max(low, math.ceil(files / (threads * TASKS_PER_THREAD))))
 
 
 def _scan(run_id: str, summary: PreprocessSummary, modality: str, dataset_id: str) -> None:

@@ -14,6 +14,12 @@ from bqat.settings import get_settings
 
 DASK_SCHEME = "dask://"
 T = TypeVar("T")
+# Default batches: about four per thread, so that the threads finish together, and no more,
+# since each costs Prefect some 20-40 ms of CPU (client and server) and the store a transaction;
+# a few files at least, for progress, and a bounded number, so that progress moves on large runs.
+TASKS_PER_THREAD = 4
+BATCH_SIZES = (16, 256)
+RAMP = 4  # default batches this many times the smallest start with a round of the smallest
 
 
 def task_threads() -> int:
@@ -21,15 +27,23 @@ def task_threads() -> int:
     return os.cpu_count() or 1
 
 
-def batches(items: Sequence[T], most: int, lanes: int | None = None) -> list[list[T]]:
+def batches(items: Sequence[T], most: int | None = None, lanes: int | None = None) -> list[list[T]]:
     """`items` in order, in batches of at most `most` whose count is a multiple of `lanes`
-    (default: the task threads) and whose sizes differ by one at most.
+    (default: the task threads) and whose sizes differ by one at most. By default `most` follows
+    TASKS_PER_THREAD; where that makes large batches (see RAMP), a first round of the smallest
+    size comes before them, so that the first results are stored, and progress shows, soon.
 
     Cut into fixed sizes, 200 files in batches of 32 end with one batch of 8 running alone
     while the other threads wait; evened out over 8 batches of 25, every thread is busy to the
     end. Where there are too few items for that, each is a batch of its own.
     """
     lanes = lanes or task_threads()
+    if most is None:
+        low, high = BATCH_SIZES
+        most = min(high, max(low, math.ceil(len(items) / (lanes * TASKS_PER_THREAD))))
+        head = lanes * low
+        if most >= RAMP * low:  # a first round of small ones: results, and progress, soon
+            return batches(items[:head], low, lanes) + batches(items[head:], most, lanes)
     count = min(len(items), lanes * math.ceil(math.ceil(len(items) / most) / lanes))
     if count == 0:
         return []

@@ -34,8 +34,6 @@ from flows.outliers import outliers_of
 from flows.report import report_of
 from flows.runners import ConfiguredTaskRunner, batches
 
-DEFAULT_BATCH_SIZE = 16
-
 
 @task(name="discover-files")
 def discover_files(
@@ -84,12 +82,13 @@ def scan_dataset(
     dataset_id: str | None = None,
     files: list[str] | None = None,
     pattern: str | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     options: dict[str, Any] | None = None,
     progress_key: str | None = None,
 ) -> ScanSummary:
     """Assess every sample of `modality` under `source` into dataset `dataset_id` (new if None).
 
+    `batch_size` is the most files per assess task (default: see flows.runners.TASKS_PER_THREAD).
     Progress is written under the flow-run id, and under `progress_key` too when the caller
     wants to follow it before it knows the run id (the CLI's progress bar).
     """

@@ -31,6 +31,23 @@ def test_sizes(items, most, lanes, sizes):
     assert [len(b) for b in batches(list(range(items)), most, lanes=lanes)] == sizes
 
 
+@pytest.mark.parametrize(
+    ("items", "lanes", "sizes"),
+    [
+        (200, 2, [25] * 8),  # four per thread
+        (20, 2, [10, 10]),  # at most 16 a batch would make two anyway
+        (10_000, 2, [16, 16] + [250] * 8 + [249] * 32),  # 16s first; 42 tasks, not 626
+        (500, 2, [63] * 4 + [62] * 4),  # batches under 4 x 16: no first round of 16s
+        (100, 1, [25] * 4),
+        (90, 2, [15] * 6),  # at least 16 a batch: fewer than four per thread
+    ],
+)
+def test_by_default_about_four_per_thread_of_at_most_256_large_ones_after_a_round_of_16(
+    items, lanes, sizes
+):
+    assert [len(b) for b in batches(list(range(items)), lanes=lanes)] == sizes
+
+
 def test_every_item_once_in_order_within_the_bound_and_a_multiple_of_the_lanes():
     for count, most, lanes in itertools.product(range(0, 70), (1, 4, 16), (1, 2, 3)):
         cut = batches([f"f{i}" for i in range(count)], most, lanes=lanes)
