@@ -64,19 +64,20 @@ def _models_pull(args: argparse.Namespace) -> int:
     """Per model: `present` (already verified), `downloaded` (from its upstream, verified),
     `unavailable` (no upstream: how to obtain it) or `failed` (the download or its check)."""
     from bqat.models import MODELS
-    from bqat.models.fetch import pull
+    from bqat.models.fetch import pull, shared_archives
 
     rows, failed = [], False
-    for spec in MODELS.values():
-        try:
-            done = pull(spec)
-        except BqatError as exc:
-            failed = True
-            status = "failed" if spec.upstream else "unavailable"
-            rows.append(_model_row(spec.name, status, None, str(exc)))
-        else:
-            detail = f"from {done.source}" if done.action == "downloaded" else "sha256 matches"
-            rows.append(_model_row(spec.name, done.action, done.path, detail))
+    with shared_archives():
+        for spec in MODELS.values():
+            try:
+                done = pull(spec)
+            except BqatError as exc:
+                failed = True
+                status = "failed" if spec.upstream else "unavailable"
+                rows.append(_model_row(spec.name, status, None, str(exc)))
+            else:
+                detail = f"from {done.source}" if done.action == "downloaded" else "sha256 matches"
+                rows.append(_model_row(spec.name, done.action, done.path, detail))
     _print_rows(rows, args.json)
     return 1 if failed else 0
 
@@ -86,6 +87,7 @@ def _models_build(args: argparse.Namespace) -> int:
     `failed` (why). The converter environment is made once, only when something is missing."""
     from bqat.models import MODELS, verify
     from bqat.models.build import CONVERTER, build, converter_environment
+    from bqat.models.fetch import shared_archives
 
     converted = [spec for spec in MODELS.values() if spec.built_from is not None]
     rows = {}
@@ -102,7 +104,7 @@ def _models_build(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            with converter_environment() as python:
+            with converter_environment() as python, shared_archives():
                 for spec in pending:
                     try:
                         done = build(spec, python)

