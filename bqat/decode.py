@@ -30,6 +30,12 @@ _PREFIX = 16  # bytes Pillow's format checks look at
 # for metadata: a larger file cannot hold an image within the pixel limit.
 _BYTES_PER_PIXEL = 8
 _METADATA_BYTES = 16 * 1024 * 1024
+# OpenCV's flags for a JPEG decoded at 1/n of its size: (colour, grey) by n.
+_REDUCED = {
+    2: (cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
+    4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+    8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class DecodedImage:
 
 
 def decode_image(
-    sample: Sample, *, grey: bool = False, max_pixels: int | None = None
+    sample: Sample, *, grey: bool = False, max_pixels: int | None = None, least_side: int = 0
 ) -> DecodedImage:
     """Decode a path, encoded bytes or a NumPy array into an upright 8-bit image.
 
@@ -60,14 +66,22 @@ def decode_image(
     scaled by 255/65535 and transparent pixels are composited over white. NumPy arrays are taken
     as grey (H x W) or RGB(A) (H x W x 3|4), uint8 or uint16. Images with more than `max_pixels`
     (default: BQAT_MAX_IMAGE_PIXELS) pixels are refused before they are decoded.
+
+    With `least_side`, a JPEG is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling,
+    a fraction of the work of a full decode) when its longer side stays at least `least_side`
+    pixels: for pictures that are shown small, never for measures.
     """
     limit = max_pixels if max_pixels is not None else get_settings().max_image_pixels
     if isinstance(sample, np.ndarray):
         return _from_array(sample, grey=grey, limit=limit)
     data = _read(sample, limit)
-    fmt, mode, orientation = _sniff(data, limit)
+    fmt, mode, orientation, longer = _sniff(data, limit)
+    reduced = next((f for f in (8, 4, 2) if longer // f >= least_side), 1) if least_side else 1
     if fmt == "WSQ":
         decoded = _decode_wsq(data)
+    elif fmt == "JPEG" and reduced > 1:
+        flags = _REDUCED[reduced][mode in ("L", "LA")] | cv2.IMREAD_IGNORE_ORIENTATION
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     else:
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
@@ -132,8 +146,9 @@ def _check_size(size: int, limit: int) -> None:
         )
 
 
-def _sniff(data: bytes, limit: int) -> tuple[str, str, int]:
-    """Format, mode and EXIF orientation from the header alone; refuses oversized images."""
+def _sniff(data: bytes, limit: int) -> tuple[str, str, int, int]:
+    """Format, mode, EXIF orientation and the longer side from the header alone; refuses
+    oversized images."""
     if _is_wsq(data):
         _register_wsq()
     try:
@@ -156,7 +171,7 @@ def _sniff(data: bytes, limit: int) -> tuple[str, str, int]:
     except (OSError, SyntaxError, ValueError, struct.error, IndexError, TypeError) as exc:
         raise InputError(f"unreadable image header: {exc}") from None
     _check_pixels(width, height, limit)
-    return fmt, mode, orientation
+    return fmt, mode, orientation, max(width, height)
 
 
 def _is_wsq(prefix: bytes) -> bool:

@@ -50,7 +50,7 @@ def thumbnail_uri(path: Path, modality: str, side: int = THUMBNAIL_SIDE) -> str 
     try:
         if draw is not None:
             return _data_uri(".png", draw(path, side), [])
-        pixels = decode_image(path).pixels
+        pixels = decode_image(path, least_side=side).pixels
     except (InputError, OSError):
         return None
     scale = min(1.0, side / max(pixels.shape[:2]))

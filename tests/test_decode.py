@@ -78,6 +78,30 @@ def test_exif_orientation_is_applied_like_pillow(quadrants, orientation, fmt):
     )
 
 
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_a_jpeg_shown_small_is_decoded_at_an_eighth_upright(quadrants, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    large = quadrants.resize((400, 240), Image.Resampling.NEAREST)
+    data = encode(large, "JPEG", exif=exif, quality=95)
+    decoded = decode_image(data, least_side=40)  # 400 / 8 = 50 still >= 40
+    upright = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+    expected = np.asarray(upright.reduce(8))[:, :, ::-1]  # Pillow's 8 x 8 box average
+    assert decoded.pixels.shape == expected.shape
+    assert np.abs(decoded.pixels.astype(int) - expected.astype(int)).mean() < 4
+
+
+def test_a_jpeg_is_reduced_only_as_far_as_its_least_side_allows(quadrants):
+    data = encode(quadrants.resize((400, 240)), "JPEG", quality=95)
+    assert decode_image(data, least_side=150).pixels.shape == (120, 200, 3)  # a half
+    assert decode_image(data, least_side=300).pixels.shape == (240, 400, 3)  # whole
+    grey = encode(quadrants.resize((400, 240)).convert("L"), "JPEG", quality=95)
+    assert decode_image(grey, least_side=40, grey=True).pixels.shape == (30, 50)
+    assert decode_image(grey, least_side=40).pixels.shape == (30, 50, 3)
+    png = encode(quadrants.resize((400, 240)), "PNG")
+    assert decode_image(png, least_side=40).pixels.shape == (240, 400, 3)  # JPEG only
+
+
 def test_orientation_6_turns_a_landscape_image_into_a_portrait(quadrants):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored rotated 90 degrees anticlockwise: display turns it clockwise
@@ -247,7 +271,7 @@ def test_above_pillows_own_limit_the_refusal_is_ours():
         InputError, match=r"30000 x 30000 = 900000000 pixels.*BQAT_MAX_IMAGE_PIXELS"
     ):
         decode_image(png_bomb(30_000, 30_000), max_pixels=100_000_000)
-    assert _sniff(png_bomb(20_000, 10_000), 1_000_000_000) == ("PNG", "L", 1)
+    assert _sniff(png_bomb(20_000, 10_000), 1_000_000_000) == ("PNG", "L", 1, 20_000)
 
 
 def test_a_huge_file_that_is_no_image_is_refused_without_reading_it(tmp_path):
