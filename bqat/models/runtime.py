@@ -115,9 +115,14 @@ def _session(
             return existing
         ort = onnxruntime_module()
         path = resolve(model)
+        chosen = providers()
         source = graph(path)
+        if chosen == [_CPU]:
+            from bqat.models.cpu_graph import rewrite_prelu  # imports onnx, only when needed
+
+            source = rewrite_prelu(source)
         try:
-            created = ort.InferenceSession(source, session_options(), providers=providers())
+            created = ort.InferenceSession(source, session_options(), providers=chosen)
         except Exception as exc:  # ORT raises its own untyped errors for corrupt graphs
             raise ModelError(
                 f"model {model}: ONNX Runtime cannot load {key} from {path}: {exc}"
