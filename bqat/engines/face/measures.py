@@ -175,9 +175,9 @@ def illumination_uniformity(ctx: FaceContext) -> float:
 
 def natural_colour(ctx: FaceContext) -> float:
     """Distance (CIELAB a*b* units) of the face region's mean a*, b* from a natural skin range."""
-    lab = cv2.cvtColor(ctx.aligned.colour, cv2.COLOR_BGR2LAB).astype(np.float64)
-    pixels = lab[ctx.aligned.mask]
-    a, b = pixels[:, 1].mean() - 128.0, pixels[:, 2].mean() - 128.0
+    lab = cv2.cvtColor(ctx.aligned.colour, cv2.COLOR_BGR2LAB)
+    _, a, b, _ = cv2.mean(lab, mask=ctx.aligned.mask.view(np.uint8))
+    a, b = a - 128.0, b - 128.0
     da = max(0.0, NATURAL_A[0] - a, a - NATURAL_A[1])
     db = max(0.0, NATURAL_B[0] - b, b - NATURAL_B[1])
     return float(np.hypot(da, db))
@@ -244,9 +244,9 @@ def background_uniformity(ctx: FaceContext) -> float | None:
     if np.count_nonzero(background) < 0.05 * background.size:
         return None
     # Sobel's weights sum to 4 and it differences pixels 2 apart: / 8 gives grey levels per pixel.
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    return float(np.hypot(gx, gy)[background.astype(bool)].mean())
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.mean(cv2.magnitude(gx, gy), mask=background)[0] / 8.0
 
 
 def single_face_present(ctx: FaceContext) -> float:
