@@ -32,10 +32,10 @@ Why v2 replaces the 468-point mesh and the iris model for the measures: its mesh
 irises (points 468-472: the subject's right iris, centre then four edge points; 473-477: the left
 one), within 2.2 % of the inter-eye distance of the iris model's centres on the samples, and
 its points feed the blendshapes model, which the expression measures need. Measured on one
-ONNX Runtime thread (CPU time per run): a light mesh pass 5.5 ms, an iris pass 5.1 ms,
-FaceLandmarker v2 22 ms, the blendshapes 1.2 ms. The landmark stage costs about 34 ms per face
-(2-3 light passes, v2, blendshapes) against 21 ms before (two mesh and two iris passes); v2 for
-the crop search too would cost 22 ms a pass, so the light mesh keeps that job.
+ONNX Runtime thread, 100 runs on one crop, with PRelu rewritten for the CPU provider
+(`bqat.models.cpu_graph`): a light mesh pass 1.4 ms, FaceLandmarker v2 6.3 ms, the blendshapes
+0.8 ms; cropping costs 0.5 ms a pass. v2 for the crop search too would cost 6.3 ms a pass
+against 1.4, so the light mesh keeps that job.
 """
 
 from __future__ import annotations
