@@ -231,6 +231,15 @@ def test_datasets_are_listed_checked_and_deleted(store):
         store.delete_dataset("ds")
 
 
+def test_a_new_dataset_is_described_as_a_fresh_reader_reads_it(store):
+    made = store.create_dataset("new", "iris")
+    assert (made.rows, made.errors) == (0, 0)
+    assert Store(store.root).dataset("new") == made
+    store.append("new", rows=[row("a.png")])
+    again = store.create_dataset("new", "iris")  # exists: read back, with its row
+    assert (again.created, again.rows) == (made.created, 1)
+
+
 def test_a_dataset_keeps_its_modality(store):
     with pytest.raises(ConfigError, match="holds face samples, not iris"):
         store.create_dataset("ds", "iris")
