@@ -40,6 +40,8 @@ def split_prelus(model: onnx.ModelProto) -> int:
     """Rewrite, in place, each PRelu whose slope is a constant per channel of a 4-D input;
     return how many were rewritten. Any other PRelu is left as it is."""
     graph = model.graph
+    if not any(node.op_type == "PRelu" for node in graph.node):
+        return 0  # no shape inference for models without PRelu (YuNet, DNSMOS, blendshapes)
     constants = {tensor.name: tensor for tensor in graph.initializer}
     ranks = _ranks(model)
     nodes: list[onnx.NodeProto] = []
