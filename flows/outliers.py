@@ -12,7 +12,7 @@ from bqat.outliers import (
     write_outliers,
 )
 from bqat.progress import Progress, write_progress
-from bqat.store import Store
+from bqat.store import shared_store
 from flows import names
 from flows.artifacts import current_run_id, label_run, publish_link, run_name
 from flows.checks import check_datasets
@@ -38,6 +38,7 @@ def detect_outliers(
         with without_heartbeats():
             build_report(dataset_id)
         write_progress(run_id, Progress(total=result.rows, done=result.rows, failed=0))
+    shared_store().release(dataset_id)
     return result.to_json()
 
 
@@ -52,9 +53,10 @@ def outliers_of(
     """Detect and store the outliers of a checked dataset, link them from the Prefect UI and
     log the count; progress over the dataset's rows under `progress_key`, ending at step
     `then` (what the caller does next, if anything)."""
-    rows = Store().dataset(dataset_id).rows
+    store = shared_store()
+    rows = store.dataset(dataset_id).rows
     write_progress(progress_key, Progress(total=rows, done=0, failed=0, step="outliers"))
-    result = detect(dataset_id, detector, columns, contamination)
+    result = detect(dataset_id, detector, columns, contamination, store)
     write_outliers(result)
     publish_link(
         "outliers",

@@ -18,7 +18,7 @@ from bqat.ingest import Discovery, discover_all
 from bqat.measures import check_modality
 from bqat.progress import Progress, write_progress
 from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
-from bqat.store import Store, check_dataset_id
+from bqat.store import Store, check_dataset_id, shared_store
 from flows import names
 from flows.artifacts import (
     DESCRIPTIONS,
@@ -45,20 +45,20 @@ def discover_files(
 @task(name="plan-scan")
 def plan_scan(dataset_id: str, found: Discovery) -> Plan:
     """What to assess; what discovery could not use becomes error rows with the reason."""
-    return plan(Store(), dataset_id, found.samples, found.skipped)
+    return plan(shared_store(), dataset_id, found.samples, found.skipped)
 
 
 @task(name="assess-batch")
 def assess_batch_task(
     dataset_id: str, modality: str, batch: list[WorkItem], options: dict[str, Any]
 ) -> BatchResult:
-    return assess_batch(Store(), dataset_id, modality, batch, options)
+    return assess_batch(shared_store(), dataset_id, modality, batch, options)
 
 
 @task(name="compact-store")
 def compact_store(dataset_id: str) -> bool:
     """One part of rows and one of errors per dataset after a scan: later queries read less."""
-    return Store().compact(dataset_id)
+    return shared_store().compact(dataset_id)
 
 
 @task(name=names.OUTLIERS)
@@ -97,7 +97,7 @@ def scan_dataset(
     check_models(check_modality(modality))  # a missing or corrupt model stops the scan here
     dataset_id = check_dataset_id(dataset_id or uuid.uuid4().hex)
     options = dict(options or {})
-    store = Store()
+    store = shared_store()
     store.create_dataset(dataset_id, modality)
     keys = [current_run_id(), *([progress_key] if progress_key else [])]
 
@@ -150,6 +150,7 @@ def scan_dataset(
         failed=failed,
     )
     _publish(store, summary)
+    store.release(dataset_id)
     _report(keys, Progress(total=total, done=done, failed=failed))
     logger.info("scan of %s into %s: %s", source, dataset_id, summary)
     return summary

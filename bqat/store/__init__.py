@@ -8,6 +8,7 @@ from bqat.store.store import (
     check_dataset_id,
     check_layout,
     check_reference,
+    shared_store,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "check_dataset_id",
     "check_layout",
     "check_reference",
+    "shared_store",
 ]

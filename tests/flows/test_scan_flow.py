@@ -12,7 +12,7 @@ import bqat
 from bqat.outliers import read_outliers
 from bqat.progress import Progress, read_progress
 from bqat.report_files import report_path
-from bqat.store import Store
+from bqat.store import Store, shared_store
 
 
 @pytest.fixture
@@ -48,6 +48,8 @@ def test_a_scan_stores_rows_and_errors_and_a_rerun_skips_them(folder):
     detected = read_outliers("faces")  # the default detection ran at the end of the scan
     assert detected is not None and detected["detector"] == "ECOD" and detected["rows"] == 4
     assert "Quality report · faces" in report_path("faces").read_text()  # and the report too
+    # The steps shared one store, which lets go of the dataset's rows when the scan ends.
+    assert not [key for key in shared_store()._cache if key[0] == "faces"]
 
     again = bqat.scan(folder, "face", dataset_id="faces", batch_size=2)
     assert (again.assessed, again.skipped, again.failed) == (0, 4, 1)

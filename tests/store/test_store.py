@@ -398,3 +398,26 @@ def test_the_extensions_are_the_signed_files_of_their_packages(store):
         ).fetchone()
     assert sorted(loaded) == [("ducklake",), ("sqlite_scanner",)]
     assert settings == (False, False)
+
+
+def test_the_shared_store_is_one_per_lake_and_releases_what_it_read(tmp_path, set_env, monkeypatch):
+    import bqat.store.store as module
+
+    monkeypatch.setattr(module, "_SHARED", {})
+    set_env(BQAT_HOME=str(tmp_path / "one"))
+    shared = module.shared_store()
+    assert module.shared_store() is shared
+    set_env(BQAT_HOME=str(tmp_path / "two"))
+    assert module.shared_store() is not shared
+
+    shared.create_dataset("ds", "face")
+    shared.append("ds", rows=[row("a.jpg", ipd=1)])
+    loads = []
+    real = module._Entry._load
+    monkeypatch.setattr(module._Entry, "_load", lambda e, *a: loads.append(e) or real(e, *a))
+    assert shared.profiles("ds").total == 1
+    assert shared.profiles("ds").total == 1
+    assert len(loads) == 1  # held between the two reads
+    shared.release("ds")
+    assert shared.profiles("ds").total == 1
+    assert len(loads) == 2  # read again after the release
