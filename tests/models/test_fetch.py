@@ -248,35 +248,42 @@ def test_the_pull_verb_reports_each_model(index, empty_model_dir, monkeypatch, c
     assert " present " in capsys.readouterr().out
 
 
-def test_one_pull_downloads_a_distribution_once_for_all_the_models_it_holds(
-    index, empty_model_dir, monkeypatch, capsys
-):
+P835_BYTES = b"the P.835 graph"
+
+
+@pytest.fixture
+def speechmos(index, monkeypatch) -> tuple[bytes, dict[str, ModelSpec]]:
+    """One speechmos wheel on the index holding both DNSMOS models, and the two registered
+    from it (P.808 with MODEL_BYTES, P.835 with P835_BYTES): the wheel, and the registry."""
     p808, p835 = MODELS["dnsmos_p808"].upstream_pypi, MODELS["dnsmos_p835"].upstream_pypi
-    other = b"the P.835 graph"
-    dist = wheel({p808.member: MODEL_BYTES, p835.member: other})
+    dist = wheel({p808.member: MODEL_BYTES, p835.member: P835_BYTES})
     index.publish("speechmos", p808.filename, dist)
     both = {
         "dnsmos_p808": from_index("dnsmos_p808", dist),
-        "dnsmos_p835": from_index("dnsmos_p835", dist, other),
+        "dnsmos_p835": from_index("dnsmos_p835", dist, P835_BYTES),
     }
     monkeypatch.setattr("bqat.models.MODELS", both)
+    return dist, both
+
+
+def test_one_pull_downloads_a_distribution_once_for_all_the_models_it_holds(
+    index, speechmos, empty_model_dir, capsys
+):
+    _, both = speechmos
     assert main(["models", "pull", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in rows] == ["downloaded", "downloaded"]
     downloads = [p for p, _ in index.requests if p.startswith("/files/")]
-    assert downloads == [f"/files/{p808.filename}"]  # not once per model
+    assert downloads == [f"/files/{MODELS['dnsmos_p808'].upstream_pypi.filename}"]  # not per model
     cache = empty_model_dir / "cache"
     assert sorted(p.name for p in cache.iterdir()) == sorted(s.file for s in both.values())
-    assert (cache / both["dnsmos_p835"].file).read_bytes() == other
+    assert (cache / both["dnsmos_p835"].file).read_bytes() == P835_BYTES
 
 
 def test_a_download_cut_short_is_not_taken_for_the_archive_by_the_next_model(
-    index, empty_model_dir, monkeypatch, capsys
+    speechmos, empty_model_dir, monkeypatch, capsys
 ):
-    p808, p835 = MODELS["dnsmos_p808"].upstream_pypi, MODELS["dnsmos_p835"].upstream_pypi
-    other = b"the P.835 graph"
-    dist = wheel({p808.member: MODEL_BYTES, p835.member: other})
-    index.publish("speechmos", p808.filename, dist)
+    dist, both = speechmos
     copy, cuts = fetch._copy, [1]
 
     def reset_once(source, out):  # the first download: half written, then the connection resets
@@ -287,13 +294,8 @@ def test_a_download_cut_short_is_not_taken_for_the_archive_by_the_next_model(
         copy(source, out)
 
     monkeypatch.setattr(fetch, "_copy", reset_once)
-    both = {
-        "dnsmos_p808": from_index("dnsmos_p808", dist),
-        "dnsmos_p835": from_index("dnsmos_p835", dist, other),
-    }
-    monkeypatch.setattr("bqat.models.MODELS", both)
     assert main(["models", "pull", "--json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in rows] == ["failed", "downloaded"]  # downloaded again, whole
     assert "reset" in rows[0]["detail"]
-    assert (empty_model_dir / "cache" / both["dnsmos_p835"].file).read_bytes() == other
+    assert (empty_model_dir / "cache" / both["dnsmos_p835"].file).read_bytes() == P835_BYTES
