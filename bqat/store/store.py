@@ -601,7 +601,7 @@ _SHARED_LOCK = threading.Lock()
 def shared_store() -> Store:
     """This process's one `Store` of the configured lake, so that the steps of a run (a scan's
     batches, compaction, outliers, report, summary) read the dataset once between them, not
-    once each: a 200-row scan's last steps took 470 ms with a store each, 322 ms sharing one.
+    once each: a 200-row scan's last steps took 383 ms with a store each, 304 ms sharing one.
     Whoever loads a large dataset through it releases it when done (`Store.release`); at most
     two datasets stay held either way (the store's cache)."""
     store = Store()
