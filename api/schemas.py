@@ -14,6 +14,7 @@ from litestar.plugins import OpenAPISchemaPlugin
 from bqat._version import __version__
 from bqat.measures import available_modalities, specification
 from bqat.measures.declaration import Direction, JsonType
+from bqat.wsq import DEFAULT_BITRATE, MAX_BITRATE, MIN_BITRATE
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -80,8 +81,9 @@ class PreprocessRequest(StrictBody):
         dict[str, Any],
         msgspec.Meta(
             description="mode (rgb, grey), resize_width or scale, format (png, jpg, jp2, webp, "
-            "tif, wsq; wav, flac), quality, bitrate (wsq bits per pixel, 0.1-8, default 0.75), "
-            "sample_rate, channels (1), pattern; unknown ones are refused."
+            "tif, wsq; wav, flac), quality, bitrate (wsq bits per pixel, "
+            f"{MIN_BITRATE:g}-{MAX_BITRATE:g}, default {DEFAULT_BITRATE:g}), sample_rate, "
+            "channels (1), pattern; unknown ones are refused."
         ),
     ] = msgspec.field(default_factory=dict)
     scan: PreprocessScan | None = None
