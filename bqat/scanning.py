@@ -7,7 +7,7 @@ pixels, and each batch is stored as soon as it is assessed, so a crash costs at 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -59,18 +59,17 @@ class BatchResult:
 
 
 def plan(
-    store: Store,
-    dataset_id: str,
+    stored: Mapping[str, str],
     samples: Sequence[SampleFile],
     unusable: Sequence[Skipped] = (),
 ) -> Plan:
-    """Hash every sample; skip those whose stored row has the same content, queue the rest.
+    """Hash every sample; skip those whose stored row (`stored`: file -> sha256, as
+    `Store.stored_hashes` gives) has the same content, queue the rest.
 
     Files that errored before have no stored row, so they are queued again (retried). What
     discovery could not use (`unusable`: links that loop or leave the folder, unreadable
     folders, bad file-list entries) and files that cannot be read are `unreadable`: error rows.
     """
-    stored = store.stored_hashes(dataset_id)
     work, skipped = [], 0
     unreadable: list[dict[str, Any]] = [entry.error_row() for entry in unusable]
     for sample in samples:

@@ -81,7 +81,7 @@ def scanned(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
         store = Store()
         store.create_dataset("faces", "face")
         store.add_source("faces", folder)
-        work = plan(store, "faces", discover(folder, "face")).work
+        work = plan(store.stored_hashes("faces"), discover(folder, "face")).work
         assess_batch(store, "faces", "face", work, {})
         write_outliers(detect("faces", contamination=0.2))
         path = write_report("faces")

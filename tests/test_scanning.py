@@ -36,7 +36,7 @@ def store(tmp_path):
 
 
 def run(store, folder):
-    work = plan(store, "ds", discover(folder, "face"))
+    work = plan(store.stored_hashes("ds"), discover(folder, "face"))
     result = assess_batch(store, "ds", "face", work.work, {})
     return work, result
 

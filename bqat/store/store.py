@@ -145,12 +145,19 @@ class Store:
     # Datasets -------------------------------------------------------------------------------
 
     def create_dataset(
-        self, dataset_id: str, modality: str, extra: Sequence[str] = (), *, new: bool = False
+        self,
+        dataset_id: str,
+        modality: str,
+        extra: Sequence[str] = (),
+        *,
+        new: bool = False,
+        source: Path | None = None,
     ) -> DatasetInfo:
         """Create the dataset, or return it when it exists with the same modality. `extra`:
         text columns after the declared ones (another tool's results kept by an import).
         `new`: ConfigError when it exists, decided in the creating transaction, so that of two
-        callers racing for one id exactly one creates it (imports)."""
+        callers racing for one id exactly one creates it (imports). `source`: a folder to
+        remember as by `add_source`, in the same commit (a scan's start pays for one)."""
         check_dataset_id(dataset_id)
         schema = _schema({"modality": check_modality(modality), "extra": list(extra)})
 
@@ -164,6 +171,8 @@ class Store:
                     f"dataset {dataset_id} holds {existing['modality']} samples, not {modality}"
                 )
             if existing is not None:
+                if source is not None and _with_source(existing, source):
+                    _commit(cur, lk, dataset_id, "source", existing)
                 return None
             columns = ", ".join(map(_column, schema))
             cur.execute(f"CREATE TABLE {_table(lk, dataset_id)} ({columns}, reason VARCHAR)")
@@ -171,6 +180,8 @@ class Store:
             meta = {"dataset_id": dataset_id, "modality": modality, "created": created.isoformat()}
             if extra:
                 meta["extra"] = list(extra)
+            if source is not None:
+                _with_source(meta, source)
             _commit(cur, lk, dataset_id, "create", meta)
             return created
 
@@ -187,8 +198,7 @@ class Store:
             meta = _comment(cur, lk, dataset_id)
             if meta is None:
                 raise NotFoundError(f"unknown dataset {dataset_id}")
-            if str(folder) not in meta.get("sources", []):
-                meta["sources"] = [*meta.get("sources", []), str(folder)]
+            if _with_source(meta, folder):
                 _commit(cur, lk, dataset_id, "source", meta)
 
         self._transaction(add)
@@ -474,8 +484,8 @@ class Store:
         return entries
 
     def files(self, dataset_id: str) -> list[str]:
-        """The data files that hold the dataset's rows now (small batches may sit inlined in
-        the catalog until a compaction writes them out)."""
+        """The data files that hold the dataset's rows now, one per batch until a compaction
+        merges them (none is inlined in the catalog: see lake.attach)."""
         self._entry(dataset_id)
         with self._cursor() as (cur, lk):
             found = cur.execute(
@@ -798,6 +808,14 @@ def _comment(
         [snapshot, _table_name(dataset_id)],
     ).fetchone()
     return None if found is None or found[0] is None else json.loads(found[0])
+
+
+def _with_source(meta: dict[str, Any], folder: Path) -> bool:
+    """Add `folder` to the dataset's metadata `meta`; False when it is there already."""
+    if str(folder) in meta.get("sources", []):
+        return False
+    meta["sources"] = [*meta.get("sources", []), str(folder)]
+    return True
 
 
 def _commit(

@@ -128,7 +128,7 @@ SCAN = textwrap.dedent(
     register(ENGINE)
     store = Store(Path(sys.argv[1]), catalog=sys.argv[2], data=sys.argv[3])
     store.create_dataset("tallies", ENGINE.modality)
-    work = plan(store, "tallies", discover(Path(sys.argv[4]), ENGINE.modality))
+    work = plan(store.stored_hashes("tallies"), discover(Path(sys.argv[4]), ENGINE.modality))
     for start in range(0, len(work.work), 5):
         assess_batch(store, "tallies", ENGINE.modality, work.work[start : start + 5], {})
     """

@@ -147,6 +147,22 @@ def test_compaction_keeps_the_answers_and_leaves_one_data_file(store):
     assert after == before
 
 
+def test_a_batch_of_one_row_is_a_data_file_of_its_own(store):
+    # Not inlined in the catalog: readers beside a compaction's flush of inlined rows lost them.
+    store.append("ds", rows=[row("a.jpg")])
+    store.append("ds", errors=[{"file": "b.png", "sha256": None, "reason": "x"}])
+    assert len(store.files("ds")) == 2
+
+
+def test_a_dataset_remembers_the_folders_given_when_it_is_made_or_made_again(store, tmp_path):
+    store.create_dataset("new", "face", source=tmp_path / "first")
+    store.create_dataset("new", "face", source=tmp_path / "second")
+    store.create_dataset("new", "face", source=tmp_path / "first")
+    store.add_source("new", tmp_path / "third")
+    expected = [tmp_path / "first", tmp_path / "second", tmp_path / "third"]
+    assert Store(store.root).sources("new") == expected
+
+
 def test_a_measure_declared_later_is_a_new_nullable_column(store, monkeypatch):
     import bqat.store.store as module
 

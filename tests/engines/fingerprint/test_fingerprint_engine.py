@@ -196,7 +196,7 @@ def test_a_scan_stores_rows_and_errors_and_the_report_shows_prints(tmp_path, fin
     store = Store()
     store.create_dataset("prints", "fingerprint")
     store.add_source("prints", root)
-    work = plan(store, "prints", discover(root, "fingerprint"))
+    work = plan(store.stored_hashes("prints"), discover(root, "fingerprint"))
     result = assess_batch(store, "prints", "fingerprint", work.work, {})
     assert (result.assessed, result.failed) == (5, 1)
     rows = {r["file"]: r for r in store.profiles("prints").items}

@@ -24,7 +24,7 @@ def test_iris_samples_are_scanned_stored_and_reported(tmp_path, samples):
 
     store = Store()
     store.create_dataset("irises", "iris")
-    work = plan(store, "irises", discover(folder, "iris"))
+    work = plan(store.stored_hashes("irises"), discover(folder, "iris"))
     result = assess_batch(store, "irises", "iris", work.work, {})
     assert (result.assessed, result.failed) == (5, 1)
 
