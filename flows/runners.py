@@ -14,10 +14,11 @@ from bqat.settings import get_settings
 
 DASK_SCHEME = "dask://"
 T = TypeVar("T")
-# Default batches: about four per thread, so that the threads finish together, and no more,
-# since each costs Prefect some 20-40 ms of CPU (client and server) and the store a transaction;
-# a few files at least, for progress, and a bounded number, so that progress moves on large runs.
-TASKS_PER_THREAD = 4
+# Default batches: two per thread, so that the threads finish together, and no more, since each
+# costs some 110 ms of CPU, more than two face images' worth (measured: Prefect's server 45-50,
+# its client 10-15, the store's commit of 25 face rows 40-60); a few files at least, for
+# progress, and a bounded number, so that progress moves on large runs.
+TASKS_PER_THREAD = 2
 BATCH_SIZES = (16, 256)
 RAMP = 4  # default batches this many times the smallest start with a round of the smallest
 

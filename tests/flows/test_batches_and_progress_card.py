@@ -34,15 +34,16 @@ def test_sizes(items, most, lanes, sizes):
 @pytest.mark.parametrize(
     ("items", "lanes", "sizes"),
     [
-        (200, 2, [25] * 8),  # four per thread
-        (20, 2, [10, 10]),  # at most 16 a batch would make two anyway
+        (200, 2, [50] * 4),  # two per thread
+        (20, 2, [10, 10]),  # at least 16 a batch would make two anyway
         (10_000, 2, [16, 16] + [250] * 8 + [249] * 32),  # 16s first; 42 tasks, not 626
-        (500, 2, [63] * 4 + [62] * 4),  # batches under 4 x 16: no first round of 16s
-        (100, 1, [25] * 4),
-        (90, 2, [15] * 6),  # at least 16 a batch: fewer than four per thread
+        (120, 2, [30] * 4),  # batches under 4 x 16: no first round of 16s
+        (500, 2, [16, 16] + [117] * 4),
+        (100, 1, [50] * 2),
+        (90, 2, [23, 23, 22, 22]),
     ],
 )
-def test_by_default_about_four_per_thread_of_at_most_256_large_ones_after_a_round_of_16(
+def test_by_default_two_per_thread_of_at_most_256_large_ones_after_a_round_of_16(
     items, lanes, sizes
 ):
     assert [len(b) for b in batches(list(range(items)), lanes=lanes)] == sizes
