@@ -13,6 +13,7 @@ peak RSS of a scan of generated images in a separate process, its time to the fi
 (Prefect's temporary server starts in that process first) and the ratio of later scans (the
 server up, as with `bqat serve`) to assessing the same images without a scan (same process, same
 models, threads): the median of three alternating pairs up to 1 000 images, one pair above,
+and where those scans spent their time (before the first assess task, assessing, after),
 (6) the store package's lines.
 Targets: ingestion >= 85 000 rows/s, page p95 <= 10 ms, no lost row, scan RSS < 1.5 GB,
 scan <= 1.5x the bare assessment.
@@ -265,19 +266,36 @@ elapsed = time.perf_counter() - start
 ended.set()
 # Again, with Prefect's temporary server already up: alternating pairs of the bare assessment
 # and a scan, since the load on a shared machine swings one pair's ratio by 0.8x either way.
-ratios = []
+# (before, assessing, after) in seconds: from the call to the first assess task's start, from
+# there to the last one's end, and from there to the return, by the task runs' times.
+def phases(called, returned):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from flows.connection import flow_server
+    with flow_server(), get_client(sync_client=True) as client:
+        run = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)[0]
+        steps = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+    batches = [step for step in steps if step.name.startswith("assess-batch")]
+    begun = min(step.start_time.timestamp() for step in batches)
+    done = max(step.end_time.timestamp() for step in batches)
+    return begun - called, done - begun, returned - done
+ratios, spans = [], []
 for pair in range(3 if len(files) <= 1000 else 1):
     start = time.perf_counter()
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         list(pool.map(lambda file: bqat.assess(file, "face"), files))
     bare = time.perf_counter() - start
-    start = time.perf_counter()
+    start, called = time.perf_counter(), time.time()
     bqat.scan(sys.argv[1], "face", dataset_id=f"scan-bench-again-{pair}")
     ratios.append((time.perf_counter() - start) / bare)
+    spans.append(phases(called, time.time()))
+spans = [sorted(span[i] for span in spans)[len(spans) // 2] for i in range(3)]  # medians
 peak = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text())[1]) / 1024
 print(summary.discovered, summary.assessed, summary.failed, f"{elapsed:.2f}", f"{peak:.0f}",
       f"{pure:.2f}", f"{first[0] if first else float('nan'):.2f}",
-      ",".join(f"{ratio:.2f}" for ratio in ratios))
+      ",".join(f"{ratio:.2f}" for ratio in ratios), "/".join(f"{span:.2f}" for span in spans))
 """
 
 
@@ -303,8 +321,11 @@ def scan_numbers(folder: Path, home: Path, images: int) -> None:
         text=True,
         check=True,
     )
-    discovered, assessed, failed, elapsed, peak, pure, first, pairs = done.stdout.split()[-8:]
+    discovered, assessed, failed, elapsed, peak, pure, first, pairs, spans = done.stdout.split()[
+        -9:
+    ]
     ratios = [float(ratio) for ratio in pairs.split(",")]
+    before, assessing, after = (float(span) for span in spans.split("/"))
     print(
         f"scan of {discovered} generated images (240-480 px): {assessed} assessed, "
         f"{failed} failed, {float(elapsed):.1f} s = {int(assessed) / float(elapsed):.1f} img/s; "
@@ -314,7 +335,10 @@ def scan_numbers(folder: Path, home: Path, images: int) -> None:
         f"{float(pure):.1f} s; first scan / assessment = {float(elapsed) / float(pure):.2f}; "
         f"later scans in the same process (the server already up, as with `bqat serve`), each "
         f"after the bare assessment: median {statistics.median(ratios):.2f} x the assessment "
-        f"(pairs: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.5)"
+        f"(pairs: {', '.join(f'{r:.2f}' for r in ratios)}; target <= 1.5)\n"
+        f"  the later scans' phases (medians): "
+        f"{before:.2f} s to the first assess task, {assessing:.2f} s assessing, {after:.2f} s "
+        f"after (outliers, report, compaction)"
     )
 
 
