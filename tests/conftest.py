@@ -50,6 +50,34 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def crashes_killed_runs(prefect_server: None) -> Iterator[None]:
+    """Flow runs this test leaves unfinished (their process SIGKILLed) end CRASHED afterwards,
+    as a worker's crash detection would end them: otherwise they stay RUNNING on the session's
+    server, and a later test's API counts them as scans running (429)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    unfinished = FlowRunFilter(
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])
+        )
+    )
+    with get_client(sync_client=True) as client:
+        before = {run.id for run in client.read_flow_runs(flow_run_filter=unfinished)}
+    yield
+    with get_client(sync_client=True) as client:
+        for run in client.read_flow_runs(flow_run_filter=unfinished):
+            if run.id not in before:
+                client.set_flow_run_state(run.id, Crashed(message="killed by the test"), force=True)
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():

@@ -167,7 +167,7 @@ def files_under(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def test_a_run_killed_mid_way_is_completed_by_running_it_again(tmp_path):
+def test_a_run_killed_mid_way_is_completed_by_running_it_again(tmp_path, crashes_killed_runs):
     from prefect.settings import PREFECT_API_URL
 
     source, out, clean = tmp_path / "in", tmp_path / "out", tmp_path / "clean"

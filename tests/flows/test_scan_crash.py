@@ -36,7 +36,9 @@ SCAN = textwrap.dedent(
 
 
 @pytest.mark.timeout(300)
-def test_a_killed_scan_completes_on_rerun_with_every_file_once(tmp_path, samples):
+def test_a_killed_scan_completes_on_rerun_with_every_file_once(
+    tmp_path, samples, crashes_killed_runs
+):
     from prefect.settings import PREFECT_API_URL
 
     folder = tmp_path / "data"
