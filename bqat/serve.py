@@ -114,7 +114,7 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     env.setdefault("PREFECT_HOME", str((settings.home / "prefect").resolve()))
     env["PREFECT_API_URL"] = f"{settings.prefect_url}/api"  # the auth string goes nowhere else
     env.setdefault("PREFECT_WORKER_QUERY_SECONDS", "2")  # pick up new flow runs within ~2 s
-    env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # see flows.deployments
+    env.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")  # see flows.connection
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env["DO_NOT_TRACK"] = "1"
     # On a terminal `prefect server start` would ask whether to rewrite its profile.

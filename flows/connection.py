@@ -5,6 +5,7 @@ whose auth string this user can read, so that `bqat.scan` and the CLI's runs app
 and no server has to start; else Prefect's temporary server, which Prefect starts once per
 process. That start can take well over Prefect's 20 s limit on a loaded machine, and a scan must
 not fail for it, so it is given STARTUP_TIMEOUT_S; its telemetry and the runs' heartbeats are off.
+Runs reporting to a lasting server beat as often as its crash automation expects.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from bqat.settings import get_settings
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 180
+# Seconds between the heartbeats of runs that report to a lasting server (the
+# PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives its worker too): Prefect's minimum.
+HEARTBEAT_S = 30
 # Nothing listening answers at once (connection refused); a loaded server may take seconds.
 _HEALTH_TIMEOUT_S = 10.0
 
@@ -54,13 +58,15 @@ def flow_server() -> Iterator[str]:
     """Point Prefect at the server flow runs of this process report to; yields its API URL
     ("ephemeral" for Prefect's temporary server)."""
     if PREFECT_API_URL.value():
-        yield PREFECT_API_URL.value()
+        with temporary_settings(updates=_lasting_server_heartbeats()):
+            yield PREFECT_API_URL.value()
         return
     url = f"{get_settings().prefect_url}/api"
     auth = prefect_auth_string()
     updates: dict[Any, Any]
     if auth and answers(f"{url}/health", _HEALTH_TIMEOUT_S):
         updates = {PREFECT_API_URL: url, PREFECT_API_AUTH_STRING: auth}
+        updates.update(_lasting_server_heartbeats())
         target = url
     else:
         updates = {
@@ -79,6 +85,19 @@ def flow_server() -> Iterator[str]:
     log.debug("flow runs report to %s", target)
     with temporary_settings(updates=updates):
         yield target
+
+
+def _lasting_server_heartbeats() -> dict[Any, Any]:
+    """Runs that report to a lasting server beat at least every HEARTBEAT_S, as its workers' do.
+
+    The server's crash automation (flows.deployments) marks a run CRASHED after three silent
+    beats; at Prefect's default of one beat every 180 s, it would mark every scan of this
+    process that runs longer than 90 s. Heartbeats turned off (None) stay off.
+    """
+    beat = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value()
+    if beat is None or beat <= HEARTBEAT_S:
+        return {}
+    return {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: HEARTBEAT_S}
 
 
 @contextmanager

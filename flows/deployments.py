@@ -35,11 +35,9 @@ from bqat.settings import get_settings
 from flows import names
 from flows.audit import audit_folder
 from flows.checks import AUDIT_NAME
-from flows.connection import prefect_api_url, prefect_auth_string
+from flows.connection import HEARTBEAT_S, prefect_api_url, prefect_auth_string
 
 WORK_POOL = "bqat"
-# PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives the worker: Prefect's minimum.
-HEARTBEAT_S = 30
 CRASH_AUTOMATION = "bqat: mark flow runs without heartbeats as crashed"
 SERVICE_DEPLOYMENT = "bqat"  # the deployment of each flow that the API starts runs of
 # Job variables a run could otherwise set to run anything on the worker: the command line, the
