@@ -79,8 +79,7 @@ def scanned(samples: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
         get_settings.cache_clear()
         store = Store()
-        store.create_dataset("faces", "face")
-        store.add_source("faces", folder)
+        store.create_dataset("faces", "face", source=folder)
         work = plan(store.stored_hashes("faces"), discover(folder, "face")).work
         assess_batch(store, "faces", "face", work, {})
         write_outliers(detect("faces", contamination=0.2))

@@ -156,8 +156,9 @@ class Store:
         """Create the dataset, or return it when it exists with the same modality. `extra`:
         text columns after the declared ones (another tool's results kept by an import).
         `new`: ConfigError when it exists, decided in the creating transaction, so that of two
-        callers racing for one id exactly one creates it (imports). `source`: a folder to
-        remember as by `add_source`, in the same commit (a scan's start pays for one)."""
+        callers racing for one id exactly one creates it (imports). `source`: a folder the
+        dataset's files are read from (reports show their thumbnails), remembered in the same
+        commit, whether the dataset is made now or was made before."""
         check_dataset_id(dataset_id)
         schema = _schema({"modality": check_modality(modality), "extra": list(extra)})
 
@@ -190,18 +191,6 @@ class Store:
             return self.dataset(dataset_id)
         # Just made, so empty: reading it back would cost a scan's start 65 ms for two zeros.
         return DatasetInfo(dataset_id, modality, created, 0, 0)
-
-    def add_source(self, dataset_id: str, folder: Path) -> None:
-        """Remember a folder the dataset's files were read from (reports show their thumbnails)."""
-
-        def add(cur: duckdb.DuckDBPyConnection, lk: str) -> None:
-            meta = _comment(cur, lk, dataset_id)
-            if meta is None:
-                raise NotFoundError(f"unknown dataset {dataset_id}")
-            if _with_source(meta, folder):
-                _commit(cur, lk, dataset_id, "source", meta)
-
-        self._transaction(add)
 
     def sources(self, dataset_id: str) -> list[Path]:
         """The folders scanned into the dataset, oldest first."""

@@ -42,9 +42,8 @@ def found_in(root: Path, needles: list[str]) -> list[str]:
 
 def test_a_deleted_dataset_leaves_no_value_in_any_file_or_catalog_row(tmp_path):
     store = Store(tmp_path / "store")
-    store.create_dataset("gone", "face")
+    store.create_dataset("gone", "face", source=tmp_path / "subject-folder")
     store.create_dataset("kept", "face")
-    store.add_source("gone", tmp_path / "subject-folder")
     store.append("gone", rows=[row(n, h, ipd=1) for n, h in zip(NAMES[:3], HASHES, strict=False)])
     store.append("kept", rows=[row("other.jpg", "0" * 64, ipd=5)])
     store.append("gone", rows=[row(n, h, ipd=2) for n, h in zip(NAMES, HASHES, strict=True)])

@@ -158,7 +158,7 @@ def test_a_dataset_remembers_the_folders_given_when_it_is_made_or_made_again(sto
     store.create_dataset("new", "face", source=tmp_path / "first")
     store.create_dataset("new", "face", source=tmp_path / "second")
     store.create_dataset("new", "face", source=tmp_path / "first")
-    store.add_source("new", tmp_path / "third")
+    store.create_dataset("new", "face", source=tmp_path / "third")
     expected = [tmp_path / "first", tmp_path / "second", tmp_path / "third"]
     assert Store(store.root).sources("new") == expected
 
