@@ -7,7 +7,11 @@ pixels, and each batch is stored as soon as it is assessed, so a crash costs at 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -91,8 +95,67 @@ def plan(
     return Plan(work=work, skipped=skipped, unreadable=unreadable)
 
 
+class _BatchQueue:
+    """The files of one scan's batches, left to assess, shared by the batches' tasks."""
+
+    def __init__(self, batches: Sequence[Sequence[WorkItem]]) -> None:
+        self._left = [deque(batch) for batch in batches]
+        self._started = [False] * len(batches)
+        self._lock = threading.Lock()
+
+    def take(self, index: int) -> WorkItem | None:
+        """The next file for batch `index`'s task: its own in order; once its own are taken
+        and every batch has started, the last one of the batch with the most left; None when
+        there is nothing for it."""
+        with self._lock:
+            self._started[index] = True
+            if self._left[index]:
+                return self._left[index].popleft()
+            if not all(self._started):
+                return None  # the thread takes the next batch; sharing is for the last round
+            fullest = max(self._left, key=len)
+            return fullest.pop() if fullest else None
+
+
+_QUEUES: dict[str, _BatchQueue] = {}
+_QUEUES_LOCK = threading.Lock()
+
+
+@contextmanager
+def shared_batches(batches: Sequence[Sequence[WorkItem]]) -> Iterator[str]:
+    """Let the tasks of these batches that run in this process share their last files (see
+    `batch_items`); yields the key they find them by.
+
+    Why: batches of equal size started together do not end together. In a 200-file scan on two
+    threads, the last two batches of 50 ended 0.2-1.0 s apart while one core waited.
+    """
+    key = uuid.uuid4().hex
+    with _QUEUES_LOCK:
+        _QUEUES[key] = _BatchQueue(batches)
+    try:
+        yield key
+    finally:
+        with _QUEUES_LOCK:
+            del _QUEUES[key]
+
+
+def batch_items(key: str | None, index: int, batch: Sequence[WorkItem]) -> Iterator[WorkItem]:
+    """The files the task of batch `index` assesses: its own, then, once every batch has
+    started, files taken from the end of the batch with the most left, so that the threads end
+    together. Where `key` is unknown (a task in another process, such as a Dask worker, or
+    no `shared_batches`), exactly `batch`: nothing of a batch is shared until its task has
+    started in the process that shares, so no file is assessed twice."""
+    with _QUEUES_LOCK:
+        queue = _QUEUES.get(key) if key else None
+    if queue is None:
+        yield from batch
+        return
+    while (item := queue.take(index)) is not None:
+        yield item
+
+
 def assess_batch(
-    store: Store, dataset_id: str, modality: str, batch: Sequence[WorkItem], options: dict[str, Any]
+    store: Store, dataset_id: str, modality: str, batch: Iterable[WorkItem], options: dict[str, Any]
 ) -> BatchResult:
     """Assess each file of the batch and store rows and errors as one part each.
 

@@ -17,7 +17,16 @@ from bqat.assessment import check_models
 from bqat.ingest import discover_all
 from bqat.measures import check_modality
 from bqat.progress import Progress, write_progress
-from bqat.scanning import BatchResult, Plan, ScanSummary, WorkItem, assess_batch, plan
+from bqat.scanning import (
+    BatchResult,
+    Plan,
+    ScanSummary,
+    WorkItem,
+    assess_batch,
+    batch_items,
+    plan,
+    shared_batches,
+)
 from bqat.store import Store, check_dataset_id, shared_store
 from flows import names
 from flows.artifacts import (
@@ -53,9 +62,17 @@ def plan_scan(
 
 @task(name="assess-batch")
 def assess_batch_task(
-    dataset_id: str, modality: str, batch: list[WorkItem], options: dict[str, Any]
+    dataset_id: str,
+    modality: str,
+    batch: list[WorkItem],
+    options: dict[str, Any],
+    shared: str | None = None,
+    index: int = 0,
 ) -> BatchResult:
-    return assess_batch(shared_store(), dataset_id, modality, batch, options)
+    """Batch `index` of the scan; on the flow's own threads, the last round shares its files
+    (`bqat.scanning.batch_items`), so a task may store fewer or more files than `batch`."""
+    items = batch_items(shared, index, batch)
+    return assess_batch(shared_store(), dataset_id, modality, items, options)
 
 
 @task(name="compact-store")
@@ -118,18 +135,20 @@ def scan_dataset(
     _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
     card = ProgressCard("scan-progress", dataset_id, done, total)
 
-    futures = [
-        (len(batch), assess_batch_task.submit(dataset_id, modality, batch, options))
-        for batch in batches(work.work, batch_size)
-    ]
+    planned = batches(work.work, batch_size)
     assessed = 0
-    for size, future in futures:
-        result = future.result()
-        assessed += result.assessed
-        failed += result.failed
-        done += size
-        _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
-        card.show(done)
+    with shared_batches(planned) as shared:
+        futures = [
+            assess_batch_task.submit(dataset_id, modality, batch, options, shared, index)
+            for index, batch in enumerate(planned)
+        ]
+        for future in futures:
+            result = future.result()
+            assessed += result.assessed
+            failed += result.failed
+            done += result.assessed + result.failed
+            _report(keys, Progress(total=total, done=done, failed=failed, step="assess"))
+            card.show(done)
 
     # The merge runs beside the outliers and the report, which read the same rows either way.
     compaction = compact_store.submit(dataset_id)
