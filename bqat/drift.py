@@ -177,7 +177,10 @@ def _run_evidently(current: pa.Table, reference: pa.Table) -> Any:
 
     definition = DataDefinition(numerical_columns=current.column_names)
     report = Report([DataDriftPreset(drift_share=DRIFT_SHARE)], include_tests=True)
-    return report.run(
-        Dataset.from_pandas(current.to_pandas(), data_definition=definition),
-        Dataset.from_pandas(reference.to_pandas(), data_definition=definition),
-    )
+    # Evidently also correlates the columns with one another (np.corrcoef), which divides by
+    # zero for a column equal on every row: a warning in the logs about nothing the drift uses.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return report.run(
+            Dataset.from_pandas(current.to_pandas(), data_definition=definition),
+            Dataset.from_pandas(reference.to_pandas(), data_definition=definition),
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from functools import partial
 
 import numpy as np
@@ -128,3 +129,20 @@ def test_a_snapshot_that_does_not_exist_is_not_found(store):
     first = store.history("reference")[0]["snapshot"]
     with pytest.raises(NotFoundError, match="unknown dataset two at snapshot"):
         compare("reference", f"two@{first}", COLUMNS, store=store)
+
+
+def test_a_constant_column_compares_without_numpy_warnings():
+    """A measure equal on every row (common on small datasets) is compared like any other; the
+    correlations Evidently computes on the side must not spill division warnings into the logs."""
+    created = Store()
+    rng = np.random.default_rng(4)
+    for dataset_id in ("flat", "flat-reference"):
+        created.create_dataset(dataset_id, "face")
+        values = {"iso_sharpness": rng.normal(10.0, 2.0, 50), "yaw_degree": np.zeros(50)}
+        created.append(dataset_id, rows=rows(values))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        summary, _ = compare(
+            "flat", "flat-reference", ["iso_sharpness", "yaw_degree"], store=created
+        )
+    assert not summary.columns["yaw_degree"].drifted
