@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from api.runs import Runs
@@ -132,11 +132,13 @@ def profiles(
     order_by: Annotated[str | None, Parameter(description="col,-col (descending)")] = None,
     filter_: Annotated[
         list[str] | None,
-        Parameter(query="filter", description="column<op>value, repeatable; ops = != < <= > >="),
+        QueryParameter(
+            name="filter", description="column<op>value, repeatable; ops = != < <= > >="
+        ),
     ] = None,
     format_: Annotated[
         Literal["json", "csv", "parquet"],
-        Parameter(query="format", description="csv and parquet export every matching row"),
+        QueryParameter(name="format", description="csv and parquet export every matching row"),
     ] = "json",
     as_of: Annotated[str | None, Parameter(description=AS_OF)] = None,
     verdict: Annotated[
@@ -257,7 +259,7 @@ async def drift(
     request: Request,
     dataset_id: str,
     reference: Annotated[str, Parameter(description=REFERENCE)],
-    format_: Annotated[Literal["html", "json"], Parameter(query="format")] = "html",
+    format_: Annotated[Literal["html", "json"], QueryParameter(name="format")] = "html",
 ) -> Response[Any]:
     """The stored comparison (HTML, or JSON with `format=json`). When there is none, a
     compare-drift run is started on the workers (or the one already under way is named): 202

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import anyio
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_429_TOO_MANY_REQUESTS
 
 from api.runs import AlreadyFinal, Runs, Task
@@ -142,7 +142,7 @@ async def start_scan(
 
 QueryModality = Annotated[
     str | None,
-    Parameter(query="modality", description="The body's `modality`, in the query instead."),
+    QueryParameter(name="modality", description="The body's `modality`, in the query instead."),
 ]
 
 
