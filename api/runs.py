@@ -13,7 +13,6 @@ create one" cannot interleave with another request's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
@@ -44,6 +43,7 @@ from bqat.exceptions import NotFoundError
 from bqat.progress import read_progress
 from bqat.settings import get_settings
 from bqat.verdicts import modality_warning
+from flows.artifacts import delete_dataset_artifacts
 from flows.names import KIND, SCAN
 
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
@@ -207,22 +207,9 @@ class Runs:
         await self._client.set_flow_run_state(run.id, final, force=True)
         return await self._client.read_flow_run(run.id)
 
-    async def delete_artifacts(self, keys: list[str]) -> int:
-        """Delete every version of the Prefect artifacts with these keys; how many were."""
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-        deleted = 0
-        for _ in range(1000):  # pages of 200; bounded in case a delete does not take
-            found = await self._client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)), limit=200
-            )
-            if not found:
-                return deleted
-            for artifact in found:
-                with contextlib.suppress(ObjectNotFound):  # deleted meanwhile by another request
-                    await self._client.delete_artifact(artifact.id)
-                deleted += 1
-        return deleted
+    async def delete_artifacts(self, dataset_id: str) -> int:
+        """Delete every version of the dataset's Prefect artifacts; how many were."""
+        return await delete_dataset_artifacts(self._client, dataset_id)
 
     async def cancel(self, tid: str) -> Task:
         run = await self._settle(await self._read(tid))

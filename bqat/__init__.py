@@ -16,12 +16,13 @@ from bqat.exceptions import (
     NotFoundError,
     PathNameError,
     SampleTimeout,
+    ServiceUnavailable,
 )
 
 # The store pulls in DuckDB and pyarrow, and `scan` runs a Prefect flow: load them on use.
 _LAZY = {
     "ScanSummary": "scanning",
-    "delete_dataset": "scanning",
+    "delete_dataset": "runner",
     "errors": "scanning",
     "history": "scanning",
     "import_results": "imports",
@@ -51,6 +52,7 @@ __all__ = [
     "PathNameError",
     "SampleTimeout",
     "ScanSummary",
+    "ServiceUnavailable",
     "__version__",
     "assess",
     "delete_dataset",

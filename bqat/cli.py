@@ -415,10 +415,13 @@ def _inputs(args: argparse.Namespace) -> int:
 
 
 def _datasets_delete(args: argparse.Namespace) -> int:
-    from bqat.scanning import delete_dataset
+    from bqat.runner import delete_dataset
 
-    delete_dataset(args.dataset)
-    print(f"deleted {args.dataset}: its rows, errors, reports, uploads and past snapshots")
+    artifacts = delete_dataset(args.dataset)
+    print(
+        f"deleted {args.dataset}: its rows, errors, reports, uploads and past snapshots, "
+        f"and {artifacts} Prefect artifacts that summarised it"
+    )
     return 0
 
 

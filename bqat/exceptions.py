@@ -51,3 +51,7 @@ class NotFoundError(BqatError, LookupError):
 
 class SampleTimeout(BqatError, TimeoutError):
     """Assessing one sample took longer than the per-file limit (BQAT_FILE_TIMEOUT_S)."""
+
+
+class ServiceUnavailable(BqatError, ConnectionError):
+    """A service a command needs besides the store (the Prefect server) did not answer."""

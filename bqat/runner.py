@@ -97,6 +97,36 @@ def build_report(dataset_id: str) -> Path:
         return flow(dataset_id)
 
 
+def delete_dataset(dataset_id: str) -> int:
+    """Delete the dataset (bqat.scanning.delete_dataset), then the Prefect artifacts that
+    summarise it on the server this process's runs report to; how many artifacts were deleted.
+
+    Raises `ServiceUnavailable` when that server cannot be asked (the dataset is gone either way).
+    """
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from bqat.exceptions import ServiceUnavailable
+    from bqat.scanning import delete_dataset as purge
+    from flows.artifacts import delete_dataset_artifacts
+
+    purge(dataset_id)
+
+    async def artifacts() -> int:
+        async with get_client() as client:
+            return await delete_dataset_artifacts(client, dataset_id)
+
+    with _flow_server() as server:
+        try:
+            return run_coro_as_sync(artifacts())
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(
+                f"{dataset_id} is deleted, but not its Prefect artifacts: the Prefect server "
+                f"at {server} did not answer ({exc})"
+            ) from exc
+
+
 def schedule_audit(
     folder: Path,
     modality: str,

@@ -217,13 +217,14 @@ def history(dataset_id: str) -> list[dict[str, Any]]:
     return Store().history(dataset_id)
 
 
-def delete_dataset(dataset_id: str) -> None:
+def delete_dataset(dataset_id: str, store: Store | None = None) -> None:
     """Delete the dataset: its rows and errors, every snapshot and data file that held them,
-    its reports and its uploads."""
+    its reports and its uploads. (The Prefect artifacts that summarise it are the entry points'
+    to delete: the CLI's `datasets delete` and the API's DELETE /datasets/{id}.)"""
     import shutil
 
     from bqat.report_files import report_folder
 
-    Store().delete_dataset(dataset_id)
+    (store or Store()).delete_dataset(dataset_id)
     shutil.rmtree(report_folder(dataset_id), ignore_errors=True)
     shutil.rmtree(get_settings().home / "uploads" / dataset_id, ignore_errors=True)

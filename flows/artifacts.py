@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -13,7 +14,10 @@ from prefect.artifacts import (
     create_progress_artifact,
     update_progress_artifact,
 )
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.context import TaskRunContext, get_run_context
+from prefect.exceptions import ObjectNotFound
 
 from bqat.settings import get_settings
 
@@ -30,6 +34,10 @@ DESCRIPTIONS = {
 }
 
 
+# Every artifact key a flow publishes under a dataset (flows/scan.py, report.py, outliers.py,
+# drift.py): the scan's progress, column summary and counts, and the links to its results.
+DATASET_ARTIFACTS = ("scan-progress", "scan-summary", "scan-report", "report", "outliers", "drift")
+
 _GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -40,6 +48,24 @@ def artifact_key(kind: str, dataset_id: str) -> str:
     if _GENERATED_ID.fullmatch(dataset_id):
         dataset_id = dataset_id[:12]
     return re.sub(r"[^a-z0-9-]", "-", f"{kind}-{dataset_id}".lower())[:100]
+
+
+async def delete_dataset_artifacts(client: PrefectClient, dataset_id: str) -> int:
+    """Delete every version of the dataset's artifacts on the server `client` talks to (they
+    hold its column summaries and name its files); how many were deleted."""
+    keys = [artifact_key(kind, dataset_id) for kind in DATASET_ARTIFACTS]
+    deleted = 0
+    for _ in range(1000):  # pages of 200; bounded in case a delete does not take
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)), limit=200
+        )
+        if not found:
+            return deleted
+        for artifact in found:
+            with contextlib.suppress(ObjectNotFound):  # deleted meanwhile by another request
+                await client.delete_artifact(artifact.id)
+            deleted += 1
+    return deleted
 
 
 def publish_link(kind: str, dataset_id: str, route: str, text: str) -> None:

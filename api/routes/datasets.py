@@ -3,7 +3,6 @@ Prefect artifacts that summarise the dataset)."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from functools import partial
 
@@ -14,14 +13,9 @@ from litestar.status_codes import HTTP_201_CREATED
 from api.schemas import DatasetOut, ImportOut
 from api.uploads import receive_file
 from bqat.imports import import_results
-from bqat.report_files import report_folder
+from bqat.scanning import delete_dataset as purge
 from bqat.settings import get_settings
 from bqat.store import DatasetInfo, Store, check_dataset_id
-from flows.artifacts import artifact_key
-
-# Every artifact key a flow publishes under a dataset (flows/scan.py, report.py, outliers.py,
-# drift.py): the scan's progress, column summary and counts, and the links to its results.
-ARTIFACT_KINDS = ("scan-progress", "scan-summary", "scan-report", "report", "outliers", "drift")
 
 
 def dataset_out(info: DatasetInfo) -> DatasetOut:
@@ -45,20 +39,13 @@ def get_dataset(request: Request, dataset_id: str) -> DatasetOut:
     return dataset_out(request.app.state.store.dataset(dataset_id))
 
 
-def _purge(store: Store, dataset_id: str) -> None:
-    store.delete_dataset(dataset_id)
-    shutil.rmtree(report_folder(dataset_id), ignore_errors=True)
-    shutil.rmtree(get_settings().home / "uploads" / dataset_id, ignore_errors=True)
-
-
 @delete("/datasets/{dataset_id:str}", summary="Delete a dataset")
 async def delete_dataset(request: Request, dataset_id: str) -> None:
     """Removes its rows, errors, reports and uploads, and the Prefect artifacts with its
     summaries (its per-column table, counts, progress and links)."""
     check_dataset_id(dataset_id)
-    await anyio.to_thread.run_sync(_purge, request.app.state.store, dataset_id)
-    keys = [artifact_key(kind, dataset_id) for kind in ARTIFACT_KINDS]
-    await request.app.state.runs.delete_artifacts(keys)
+    await anyio.to_thread.run_sync(purge, dataset_id, request.app.state.store)
+    await request.app.state.runs.delete_artifacts(dataset_id)
 
 
 IMPORT_FIELDS = frozenset({"modality", "dataset_id", "source"})

@@ -101,7 +101,7 @@ def test_a_reader_never_sees_the_older_of_two_racing_events(store, monkeypatch):
         assert cur.execute(f"SELECT count(*) FROM {lk}.ds").fetchone()[0] == 1
 
 
-def test_the_cli_lists_history_and_datasets_and_deletes(capsys):
+def test_the_cli_lists_history_and_datasets(capsys):
     import json
 
     from bqat.cli import main
@@ -111,12 +111,8 @@ def test_the_cli_lists_history_and_datasets_and_deletes(capsys):
     store.append("ds", rows=[row("a.jpg")])
     assert main(["history", "ds", "--json"]) == 0
     assert [h["added"] for h in json.loads(capsys.readouterr().out)] == [0, 1]
-    assert main(["datasets", "list"]) == 0
-    assert "ds" in capsys.readouterr().out
-    assert main(["datasets", "delete", "ds"]) == 0
-    assert "deleted ds" in capsys.readouterr().out
     assert main(["datasets", "list", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    assert [d["dataset_id"] for d in json.loads(capsys.readouterr().out)] == ["ds"]
     assert main(["history", "nope"]) == 2
 
 

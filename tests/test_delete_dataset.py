@@ -1,0 +1,75 @@
+"""Deleting a dataset from the CLI or Python, as DELETE /datasets/{id} does: its rows and the
+Prefect artifacts that summarise it go; another dataset's stay. An unreachable Prefect server
+is a clear error, after the rows are gone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+import bqat
+from bqat.cli import main
+from bqat.store import Store
+from flows.artifacts import artifact_key
+
+
+def count(key: str) -> int:
+    with get_client(sync_client=True) as prefect:
+        return len(
+            prefect.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+        )
+
+
+@pytest.fixture
+def datasets(prefect_server):
+    """Datasets `gone` and `kept`, each with a summary artifact (`gone`'s in two versions).
+
+    The Prefect server is the session's: earlier tests' artifacts of these keys go first."""
+    with get_client(sync_client=True) as prefect:
+        for key in (artifact_key("scan-summary", d) for d in ("gone", "kept")):
+            found = prefect.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+            for artifact in found:
+                prefect.delete_artifact(artifact.id)
+    store = Store()
+    for dataset_id in ("gone", "kept"):
+        store.create_dataset(dataset_id, "face")
+        store.append(dataset_id, rows=[{"file": "a.jpg", "sha256": "0" * 64, "ipd": 60}])
+    keys = {d: artifact_key("scan-summary", d) for d in ("gone", "kept")}
+    with get_client(sync_client=True) as prefect:
+        for key in [keys["gone"], keys["gone"], keys["kept"]]:
+            prefect.create_artifact(ArtifactCreate(key=key, type="table", data=[{"ipd": 60}]))
+    return keys
+
+
+def test_the_cli_deletes_the_rows_and_the_prefect_artifacts(datasets, capsys):
+    assert main(["datasets", "delete", "gone"]) == 0
+    assert "deleted gone" in capsys.readouterr().out
+    assert (count(datasets["gone"]), count(datasets["kept"])) == (0, 1)
+    assert main(["datasets", "list", "--json"]) == 0
+    assert [d["dataset_id"] for d in json.loads(capsys.readouterr().out)] == ["kept"]
+
+
+def test_python_deletes_the_rows_and_the_prefect_artifacts(datasets):
+    assert bqat.delete_dataset("gone") == 2
+    assert (count(datasets["gone"]), count(datasets["kept"])) == (0, 1)
+    assert [d.dataset_id for d in Store().datasets()] == ["kept"]
+
+
+def test_an_unreachable_prefect_server_is_a_clear_error_after_the_rows_are_gone(
+    datasets, capsys, free_port
+):
+    with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
+        assert main(["datasets", "delete", "gone"]) == 2
+    error = capsys.readouterr().err
+    assert "gone is deleted, but not its Prefect artifacts" in error, error
+    assert [d.dataset_id for d in Store().datasets()] == ["kept"]
+    assert count(datasets["gone"]) == 2  # still there: the server that holds them was not asked
