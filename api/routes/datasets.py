@@ -8,7 +8,8 @@ from functools import partial
 
 import anyio
 from litestar import Request, delete, get, post
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.exceptions import HTTPException
+from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from api.schemas import DatasetOut, ImportOut
 from api.uploads import receive_file
@@ -16,6 +17,7 @@ from bqat.imports import import_results
 from bqat.scanning import delete_dataset as purge
 from bqat.settings import get_settings
 from bqat.store import DatasetInfo, Store, check_dataset_id
+from flows import names
 
 
 def dataset_out(info: DatasetInfo) -> DatasetOut:
@@ -39,13 +41,31 @@ def get_dataset(request: Request, dataset_id: str) -> DatasetOut:
     return dataset_out(request.app.state.store.dataset(dataset_id))
 
 
+# Flows whose runs read or write a dataset named by their `dataset_id` (drift: or `reference_id`).
+USERS = (names.SCAN, names.PREPROCESS, names.OUTLIERS, names.REPORT, names.DRIFT)
+
+
 @delete("/datasets/{dataset_id:str}", summary="Delete a dataset")
 async def delete_dataset(request: Request, dataset_id: str) -> None:
     """Removes its rows, errors, reports and uploads, and the Prefect artifacts with its
-    summaries (its per-column table, counts, progress and links)."""
+    summaries (its per-column table, counts, progress and links). 409 while a task that reads
+    or writes it is queued or running: a scan would fail half-way, or make it again."""
     check_dataset_id(dataset_id)
-    await anyio.to_thread.run_sync(purge, dataset_id, request.app.state.store)
-    await request.app.state.runs.delete_artifacts(dataset_id)
+    runs = request.app.state.runs
+    async with runs.admission():  # no scan into it is admitted while it is being deleted
+        busy = [
+            tid
+            for tid, parameters in (await runs.active_parameters(*USERS)).items()
+            if dataset_id in (parameters.get("dataset_id"), parameters.get("reference_id"))
+        ]
+        if busy:
+            raise HTTPException(
+                status_code=HTTP_409_CONFLICT,
+                detail=f"dataset {dataset_id} is in use by task {busy[0]}, queued or running; "
+                f"delete it when that task ends, or cancel it (POST /task/{busy[0]}/cancel)",
+            )
+        await anyio.to_thread.run_sync(purge, dataset_id, request.app.state.store)
+    await runs.delete_artifacts(dataset_id)
 
 
 IMPORT_FIELDS = frozenset({"modality", "dataset_id", "source"})

@@ -188,3 +188,24 @@ def test_deleting_a_dataset_deletes_its_prefect_artifacts(client):
         assert count(keys["gone"]) == 0
         assert count(keys["kept"]) == 1
     assert client.get("/datasets/gone").status_code == 404
+
+
+def test_a_dataset_is_not_deleted_while_a_task_of_it_is_queued(client, set_env, monkeypatch):
+    import api.runs
+    from flows import names
+
+    runs = client.app.state.runs
+    already = len(client.blocking_portal.call(runs.active, names.SCAN))
+    set_env(BQAT_MAX_CONCURRENT_SCANS=str(already + 1))
+    Store().create_dataset("busy", "face")
+    body = {"input": "faces", "modality": "face", "dataset_id": "busy"}
+    tid = client.post("/scan/", json=body).json()["tid"]  # no worker here: it stays queued
+    refused = client.delete("/datasets/busy")
+    assert refused.status_code == 409, refused.text
+    assert tid in refused.json()["detail"]
+    assert client.get("/datasets/busy").status_code == 200
+    monkeypatch.setattr(api.runs, "STUCK_CANCELLING_S", 0.0)
+    client.post(f"/task/{tid}/cancel")
+    assert _poll_until_final(client, tid)["state"] == "CANCELLED"
+    assert client.delete("/datasets/busy").status_code == 204
+    assert client.get("/datasets/busy").status_code == 404
