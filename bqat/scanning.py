@@ -126,8 +126,9 @@ def shared_batches(batches: Sequence[Sequence[WorkItem]]) -> Iterator[str]:
     """Let the tasks of these batches that run in this process share their last files (see
     `batch_items`); yields the key they find them by.
 
-    Why: batches of equal size started together do not end together. In a 200-file scan on two
-    threads, the last two batches of 50 ended 0.2-1.0 s apart while one core waited.
+    Why: batches of equal size started together do not end together. In 200-file scans on two
+    threads, the last two batches of 50 ended up to 1 s apart (median 0.2 s) while one core
+    waited; sharing, 0.1 s at most.
     """
     key = uuid.uuid4().hex
     with _QUEUES_LOCK:
@@ -220,7 +221,7 @@ def history(dataset_id: str) -> list[dict[str, Any]]:
 def delete_dataset(dataset_id: str, store: Store | None = None) -> None:
     """Delete the dataset: its rows and errors, every snapshot and data file that held them,
     its reports and its uploads. (The Prefect artifacts that summarise it are the entry points'
-    to delete: the CLI's `datasets delete` and the API's DELETE /datasets/{id}.)"""
+    to delete: `bqat.delete_dataset` and the CLI through `bqat.runner`, and the API.)"""
     import shutil
 
     from bqat.report_files import report_folder
