@@ -4,11 +4,11 @@ Builds 200 JPEGs from ../shared/samples/face (resized copies, 40-100% of the ori
 then prints: the mean JPEG decode time; our full-record time per image in one process, on one
 thread (ONNX Runtime's and OpenCV's, like the decoder) and on one per core; our throughput with
 one and with two worker processes; the ratio of our one-thread time to the decode time; and
-what each stage costs
-in CPU time on one thread (detection, the crop search with the light mesh, FaceLandmarker v2, its
-blendshapes, the measures; and the second detector canvas that a 3000 x 2000 frame whose face
-the 320 px canvas misses pays); and the models' own share (every ONNX Runtime run, whatever the
-stage), the floor that no change outside the models can lower, as a multiple of the decode.
+what each stage costs in CPU time on one thread (detection, the crop search with the light mesh,
+FaceLandmarker v2, its blendshapes, the measures; and the second detector canvas that a
+3000 x 2000 frame whose face the 320 px canvas misses pays); and the models' own share (every
+ONNX Runtime run, whatever the stage), the floor that no change outside the models can lower,
+as a multiple of the decode.
 Upstream BQAT needs about 50x the decode time (151 ms against 3.1 ms on this machine kind);
 the target is <= 5x (issue 17), and two processes >= 1.8x one. The first line names the ONNX
 Runtime provider (CUDA on a GPU host with onnxruntime-gpu).
