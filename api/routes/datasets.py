@@ -9,6 +9,7 @@ from functools import partial
 import anyio
 from litestar import Request, delete, get, post
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
 
 from api.schemas import DatasetOut, ImportOut
@@ -37,7 +38,7 @@ def list_datasets(request: Request) -> list[DatasetOut]:
 
 
 @get("/datasets/{dataset_id:str}", summary="One dataset", sync_to_thread=True)
-def get_dataset(request: Request, dataset_id: str) -> DatasetOut:
+def get_dataset(request: Request, dataset_id: FromPath[str]) -> DatasetOut:
     return dataset_out(request.app.state.store.dataset(dataset_id))
 
 
@@ -46,7 +47,7 @@ USERS = (names.SCAN, names.PREPROCESS, names.OUTLIERS, names.REPORT, names.DRIFT
 
 
 @delete("/datasets/{dataset_id:str}", summary="Delete a dataset")
-async def delete_dataset(request: Request, dataset_id: str) -> None:
+async def delete_dataset(request: Request, dataset_id: FromPath[str]) -> None:
     """Removes its rows, errors, reports and uploads, and the Prefect artifacts with its
     summaries (its per-column table, counts, progress and links). 409 while a task that reads
     or writes it is queued or running: a scan would fail half-way, or make it again."""

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from litestar import Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.exceptions import HTTPException, MethodNotAllowedException, NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_410_GONE
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -91,7 +91,7 @@ def check_trigger(trigger: bool) -> None:
 @post("/scan/local", status_code=HTTP_201_CREATED, **alias("/scan/"))
 async def scan_local(
     request: Request,
-    data: ScanRequest,
+    data: JSONBody[ScanRequest],
     modality: scans.QueryModality = None,
     trigger: Trigger = True,
 ) -> TaskCreated:
@@ -118,7 +118,7 @@ async def scan_remote(
 
 
 @get("/task/{tid:str}/status", **alias("/task/{tid}/"))
-async def task_status(request: Request, tid: str) -> TaskOut:
+async def task_status(request: Request, tid: FromPath[str]) -> TaskOut:
     """The task's `state` and `progress`, also once it has ended (BQAT-API answered 404 then)."""
     return await scans.read_task.fn(request, tid)
 
@@ -130,8 +130,8 @@ async def task_status(request: Request, tid: str) -> TaskOut:
 )
 async def generate_report(
     request: Request,
-    dataset_id: str,
-    data: UpstreamReportOptions | None = None,
+    dataset_id: FromPath[str],
+    data: JSONBody[UpstreamReportOptions | None] = None,
     trigger: Trigger = True,
 ) -> TaskStarted:
     check_trigger(trigger)
@@ -149,7 +149,10 @@ async def generate_report(
     **alias("/scan/{dataset_id}/outliers"),
 )
 async def detect_outliers(
-    request: Request, dataset_id: str, data: OutlierRequest, trigger: Trigger = True
+    request: Request,
+    dataset_id: FromPath[str],
+    data: JSONBody[OutlierRequest],
+    trigger: Trigger = True,
 ) -> TaskStarted:
     """BQAT-API's detector `default` is ECOD, and its empty `columns` the default columns."""
     check_trigger(trigger)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.params import FromQuery
 
 from api.schemas import InfoOut, MeasureSpec, ModelOut, SessionOut, measure_specs
 from bqat._version import __version__
@@ -75,7 +76,7 @@ def info() -> InfoOut:
 
 @get("/specification", summary="The declared measures", sync_to_thread=False)
 def spec(
-    modality: str | None = None,
+    modality: FromQuery[str | None] = None,
 ) -> dict[str, MeasureSpec] | dict[str, dict[str, MeasureSpec]]:
     """Every column of a modality, by name; without `modality`, every built modality's, by
     modality then name."""

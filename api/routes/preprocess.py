@@ -9,6 +9,7 @@ from pathlib import Path
 
 from litestar import Request, post
 from litestar.exceptions import HTTPException
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from api.runs import Runs
@@ -30,7 +31,9 @@ from flows import names
 
 
 @post("/preprocess", summary="Convert a folder into a new folder", status_code=HTTP_202_ACCEPTED)
-async def preprocess_folder(request: Request, data: PreprocessRequest) -> PreprocessCreated:
+async def preprocess_folder(
+    request: Request, data: JSONBody[PreprocessRequest]
+) -> PreprocessCreated:
     """400/403/404 for the input as POST /scan/ answers them, 422 for options, 409 when the
     output exists (unless an interrupted run of this input and options left it: the run
     completes it) or another run is writing it or the scan's dataset."""

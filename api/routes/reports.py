@@ -8,7 +8,7 @@ import anyio
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from api.schemas import DuplicateGroupOut, DuplicatesOut, TaskStarted
@@ -42,7 +42,7 @@ async def _refuse_while_writing(request: Request, dataset_id: str) -> None:
     media_type="text/html",
     responses={200: ResponseSpec(data_container=str, media_type="text/html")},
 )
-async def report(request: Request, dataset_id: str) -> Response[bytes]:
+async def report(request: Request, dataset_id: FromPath[str]) -> Response[bytes]:
     await _refuse_while_writing(request, dataset_id)
     path = report_path(dataset_id)
     try:
@@ -59,7 +59,7 @@ async def report(request: Request, dataset_id: str) -> Response[bytes]:
     summary="Build the report again",
     status_code=HTTP_202_ACCEPTED,
 )
-async def rebuild_report(request: Request, dataset_id: str) -> TaskStarted:
+async def rebuild_report(request: Request, dataset_id: FromPath[str]) -> TaskStarted:
     runs = request.app.state.runs
     async with runs.admission():  # two simultaneous POSTs start one run; the other gets 409
         await _refuse_while_writing(request, dataset_id)
@@ -74,7 +74,7 @@ async def rebuild_report(request: Request, dataset_id: str) -> TaskStarted:
 )
 def duplicates(
     request: Request,
-    dataset_id: str,
+    dataset_id: FromPath[str],
     max_distance: Annotated[
         int,
         Parameter(

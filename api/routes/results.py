@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from litestar import Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_409_CONFLICT
 
 from api.runs import Runs
@@ -123,7 +123,7 @@ def csv_safe(table: pa.Table) -> pa.Table:
 )
 def profiles(
     request: Request,
-    dataset_id: str,
+    dataset_id: FromPath[str],
     offset: Annotated[int, Parameter(ge=0)] = 0,
     skip: Annotated[
         int | None, Parameter(ge=0, description="BQAT-API's name of `offset` (deprecated)")
@@ -200,7 +200,7 @@ def profiles(
 
 
 @get("/quality-profiles", summary="Quality profiles and their thresholds", sync_to_thread=False)
-def quality_profile_list(modality: str | None = None) -> list[QualityProfileOut]:
+def quality_profile_list(modality: FromQuery[str | None] = None) -> list[QualityProfileOut]:
     """The declared quality profiles of one modality (or of every built one), the modality's
     default first: each threshold with the values that pass and where they come from. Rows of
     a dataset with their verdicts: GET /scan/{id}/profiles?profile=NAME&verdict=fail."""
@@ -215,7 +215,7 @@ def quality_profile_list(modality: str | None = None) -> list[QualityProfileOut]
 @get("/scan/{dataset_id:str}/errors", summary="Per-file errors", sync_to_thread=True)
 def errors(
     request: Request,
-    dataset_id: str,
+    dataset_id: FromPath[str],
     as_of: Annotated[str | None, Parameter(description=AS_OF)] = None,
 ) -> list[FileError]:
     return [FileError(**e) for e in request.app.state.store.errors(dataset_id, as_of=as_of)]
@@ -234,7 +234,7 @@ class Snapshot:
 
 
 @get("/scan/{dataset_id:str}/history", summary="Snapshots of a dataset", sync_to_thread=True)
-def history(request: Request, dataset_id: str) -> list[Snapshot]:
+def history(request: Request, dataset_id: FromPath[str]) -> list[Snapshot]:
     """Every scan, import and deletion, oldest first: when, by which flow run, how many files
     were added, changed and removed. Read a past state with `as_of={snapshot}`."""
     return [Snapshot(**entry) for entry in request.app.state.store.history(dataset_id)]
@@ -257,7 +257,7 @@ _MAKING = "no result is stored yet: task `tid` makes it; GET again when that tas
 )
 async def drift(
     request: Request,
-    dataset_id: str,
+    dataset_id: FromPath[str],
     reference: Annotated[str, Parameter(description=REFERENCE)],
     format_: Annotated[Literal["html", "json"], QueryParameter(name="format")] = "html",
 ) -> Response[Any]:
@@ -328,7 +328,7 @@ def _stored_drift(
     summary="Outliers of a dataset: the latest detection, or 202 {tid} of the run making it",
     responses={202: ResponseSpec(data_container=TaskStarted, description=_MAKING)},
 )
-async def outliers(request: Request, dataset_id: str) -> Response[dict[str, Any]]:
+async def outliers(request: Request, dataset_id: FromPath[str]) -> Response[dict[str, Any]]:
     """The latest detection (each scan ends with the default one). When none is stored, a
     detect-outliers run with the default options is started on the workers (or the scan or
     detection of this dataset already under way is named): 202 `{tid}`."""
@@ -356,7 +356,9 @@ async def outliers(request: Request, dataset_id: str) -> Response[dict[str, Any]
     summary="Detect outliers again with other options (the report is rebuilt with them)",
     status_code=HTTP_202_ACCEPTED,
 )
-async def rerun_outliers(request: Request, dataset_id: str, data: OutlierRequest) -> TaskStarted:
+async def rerun_outliers(
+    request: Request, dataset_id: FromPath[str], data: JSONBody[OutlierRequest]
+) -> TaskStarted:
     detector, contamination = check_request(data.detector, data.contamination, data.columns)
     info = await anyio.to_thread.run_sync(request.app.state.store.dataset, dataset_id)
     if data.columns:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import anyio
 from litestar import Request, get, post
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT, HTTP_429_TOO_MANY_REQUESTS
 
 from api.runs import AlreadyFinal, Runs, Task
@@ -148,7 +148,7 @@ QueryModality = Annotated[
 
 @post("/scan", summary="Scan a folder or files under a data root", status_code=HTTP_201_CREATED)
 async def scan_folder(
-    request: Request, data: ScanRequest, modality: QueryModality = None
+    request: Request, data: JSONBody[ScanRequest], modality: QueryModality = None
 ) -> TaskCreated:
     """`modality` in the body or the query (BQAT-API's clients send it there), `collection` for
     `dataset_id`: each may be given in both places only with the same value."""
@@ -208,8 +208,8 @@ def task_out(task: Task) -> TaskOut:
 )
 async def scan_uploaded(
     request: Request,
-    modality: str | None = None,
-    dataset_id: str | None = None,
+    modality: FromQuery[str | None] = None,
+    dataset_id: FromQuery[str | None] = None,
     options: Annotated[str | None, Parameter(description="JSON object of options")] = None,
 ) -> TaskCreated:
     """Form fields `modality`, `dataset_id` and `options` may come as query parameters too."""
@@ -264,7 +264,7 @@ def parse_options(text: str | None) -> dict[str, Any]:
 
 
 @get("/task/{tid:str}", summary="State and progress of a task")
-async def read_task(request: Request, tid: str) -> TaskOut:
+async def read_task(request: Request, tid: FromPath[str]) -> TaskOut:
     return task_out(await request.app.state.runs.task(tid))
 
 
@@ -278,7 +278,7 @@ async def list_tasks(
 
 
 @post("/task/{tid:str}/cancel", summary="Cancel a task", status_code=202)
-async def cancel_task(request: Request, tid: str) -> TaskOut:
+async def cancel_task(request: Request, tid: FromPath[str]) -> TaskOut:
     try:
         task = await request.app.state.runs.cancel(tid)
     except AlreadyFinal as exc:
