@@ -19,6 +19,7 @@ from litestar.status_codes import (
     HTTP_401_UNAUTHORIZED,
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -29,12 +30,14 @@ from bqat.exceptions import (
     AccessError,
     BqatError,
     ConfigError,
+    DatasetInUse,
     InputError,
     ModelError,
     NativeError,
     NotFoundError,
     PathNameError,
     SampleTimeout,
+    ServiceUnavailable,
 )
 
 log = logging.getLogger("bqat.api")
@@ -49,6 +52,8 @@ STATUS_OF: tuple[tuple[type[BqatError], int], ...] = (
     (NativeError, HTTP_422_UNPROCESSABLE_ENTITY),
     (SampleTimeout, HTTP_504_GATEWAY_TIMEOUT),
     (ModelError, HTTP_503_SERVICE_UNAVAILABLE),
+    (ServiceUnavailable, HTTP_503_SERVICE_UNAVAILABLE),
+    (DatasetInUse, HTTP_409_CONFLICT),
 )
 
 

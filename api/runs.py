@@ -30,9 +30,6 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
@@ -43,10 +40,10 @@ from bqat.exceptions import NotFoundError
 from bqat.progress import read_progress
 from bqat.settings import get_settings
 from bqat.verdicts import modality_warning
+from flows.active import ACTIVE, active_runs
 from flows.artifacts import delete_dataset_artifacts
 from flows.names import KIND, SCAN
 
-ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 log = logging.getLogger("bqat.api")
 FRESH_S = 0.25  # the oldest answer a poll of a running task may get
 # A run PENDING this long was handed to a worker whose process never started it (it died, or
@@ -171,13 +168,7 @@ class Runs:
 
     async def active_parameters(self, *flow_names: str) -> dict[str, dict[str, Any]]:
         """tid -> parameters of the runs of these flows that are queued or running."""
-        runs = await self._client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=list(flow_names))),
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=ACTIVE))
-            ),
-        )
-        runs = [await self._settle(run) for run in runs]
+        runs = [await self._settle(run) for run in await active_runs(self._client, *flow_names)]
         return {
             str(run.id): dict(run.parameters)
             for run in runs

@@ -55,3 +55,7 @@ class SampleTimeout(BqatError, TimeoutError):
 
 class ServiceUnavailable(BqatError, ConnectionError):
     """A service a command needs besides the store (the Prefect server) did not answer."""
+
+
+class DatasetInUse(BqatError, RuntimeError):
+    """A task that reads or writes the dataset is queued or running (HTTP 409)."""

@@ -101,29 +101,49 @@ def delete_dataset(dataset_id: str) -> int:
     """Delete the dataset (bqat.scanning.delete_dataset), then the Prefect artifacts that
     summarise it on the server this process's runs report to; how many artifacts were deleted.
 
-    Raises `ServiceUnavailable` when that server cannot be asked (the dataset is gone either way).
+    On a lasting server (`bqat serve`'s or a configured one), a task of the dataset that is
+    queued or running refuses the deletion first (`DatasetInUse`), as DELETE /datasets/{id}
+    does. Prefect's temporary server is not asked: nothing ends the runs that killed
+    processes left there, so they would refuse it for ever. Raises `ServiceUnavailable` when the
+    server cannot be asked: a lasting server's before anything is deleted.
     """
     import httpx
     from prefect.client.orchestration import get_client
     from prefect.utilities.asyncutils import run_coro_as_sync
 
-    from bqat.exceptions import ServiceUnavailable
+    from bqat.exceptions import DatasetInUse, ServiceUnavailable
     from bqat.scanning import delete_dataset as purge
+    from flows.active import active_runs
     from flows.artifacts import delete_dataset_artifacts
+    from flows.connection import TEMPORARY
+    from flows.names import DATASET_USERS, uses_dataset
 
-    purge(dataset_id)
+    async def users() -> list[str]:
+        async with get_client() as client:
+            runs = await active_runs(client, *DATASET_USERS)
+        return [str(run.id) for run in runs if uses_dataset(dict(run.parameters), dataset_id)]
 
     async def artifacts() -> int:
         async with get_client() as client:
             return await delete_dataset_artifacts(client, dataset_id)
 
+    purged = False
     with _flow_server() as server:
         try:
+            if server != TEMPORARY:
+                busy = run_coro_as_sync(users())
+                if busy:
+                    raise DatasetInUse(
+                        f"dataset {dataset_id} is in use by task {busy[0]}, queued or "
+                        "running; delete it when that task ends, or cancel it"
+                    )
+            purge(dataset_id)
+            purged = True
             return run_coro_as_sync(artifacts())
         except httpx.HTTPError as exc:
+            done = "deleted, but not its Prefect artifacts" if purged else "not deleted"
             raise ServiceUnavailable(
-                f"{dataset_id} is deleted, but not its Prefect artifacts: the Prefect server "
-                f"at {server} did not answer ({exc})"
+                f"{dataset_id} is {done}: the Prefect server at {server} did not answer ({exc})"
             ) from exc
 
 

@@ -31,6 +31,7 @@ from bqat.settings import get_settings
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 180
+TEMPORARY = "ephemeral"  # what flow_server yields for Prefect's temporary server
 # Seconds between the heartbeats of runs that report to a lasting server (the
 # PREFECT_FLOWS_HEARTBEAT_FREQUENCY that `bqat serve` gives its worker too): Prefect's minimum.
 HEARTBEAT_S = 30
@@ -56,7 +57,7 @@ def prefect_auth_string() -> str | None:
 @contextmanager
 def flow_server() -> Iterator[str]:
     """Point Prefect at the server flow runs of this process report to; yields its API URL
-    ("ephemeral" for Prefect's temporary server)."""
+    (TEMPORARY for Prefect's temporary server)."""
     if PREFECT_API_URL.value():
         with temporary_settings(updates=_lasting_server_heartbeats()):
             yield PREFECT_API_URL.value()
@@ -81,7 +82,7 @@ def flow_server() -> Iterator[str]:
         server_auth = os.environ.get("PREFECT_SERVER_API_AUTH_STRING")
         if server_auth and not PREFECT_API_AUTH_STRING.value():
             updates[PREFECT_API_AUTH_STRING] = server_auth
-        target = "ephemeral"
+        target = TEMPORARY
     log.debug("flow runs report to %s", target)
     with temporary_settings(updates=updates):
         yield target

@@ -23,3 +23,11 @@ KIND = {
     AUDIT: "audit",
     PREPROCESS: "preprocess",
 }
+
+# Flows whose runs read or write the dataset their `dataset_id` names (drift: or `reference_id`).
+DATASET_USERS = (SCAN, PREPROCESS, OUTLIERS, REPORT, DRIFT)
+
+
+def uses_dataset(parameters: dict[str, object], dataset_id: str) -> bool:
+    """Whether a run of one of DATASET_USERS with these parameters reads or writes the dataset."""
+    return dataset_id in (parameters.get("dataset_id"), parameters.get("reference_id"))

@@ -8,12 +8,12 @@ from functools import partial
 
 import anyio
 from litestar import Request, delete, get, post
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath
-from litestar.status_codes import HTTP_201_CREATED, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_201_CREATED
 
 from api.schemas import DatasetOut, ImportOut
 from api.uploads import receive_file
+from bqat.exceptions import DatasetInUse
 from bqat.imports import import_results
 from bqat.scanning import delete_dataset as purge
 from bqat.settings import get_settings
@@ -42,10 +42,6 @@ def get_dataset(request: Request, dataset_id: FromPath[str]) -> DatasetOut:
     return dataset_out(request.app.state.store.dataset(dataset_id))
 
 
-# Flows whose runs read or write a dataset named by their `dataset_id` (drift: or `reference_id`).
-USERS = (names.SCAN, names.PREPROCESS, names.OUTLIERS, names.REPORT, names.DRIFT)
-
-
 @delete("/datasets/{dataset_id:str}", summary="Delete a dataset")
 async def delete_dataset(request: Request, dataset_id: FromPath[str]) -> None:
     """Removes its rows, errors, reports and uploads, and the Prefect artifacts with its
@@ -56,14 +52,13 @@ async def delete_dataset(request: Request, dataset_id: FromPath[str]) -> None:
     async with runs.admission():  # no scan into it is admitted while it is being deleted
         busy = [
             tid
-            for tid, parameters in (await runs.active_parameters(*USERS)).items()
-            if dataset_id in (parameters.get("dataset_id"), parameters.get("reference_id"))
+            for tid, parameters in (await runs.active_parameters(*names.DATASET_USERS)).items()
+            if names.uses_dataset(parameters, dataset_id)
         ]
         if busy:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT,
-                detail=f"dataset {dataset_id} is in use by task {busy[0]}, queued or running; "
-                f"delete it when that task ends, or cancel it (POST /task/{busy[0]}/cancel)",
+            raise DatasetInUse(
+                f"dataset {dataset_id} is in use by task {busy[0]}, queued or running; "
+                f"delete it when that task ends, or cancel it (POST /task/{busy[0]}/cancel)"
             )
         await anyio.to_thread.run_sync(purge, dataset_id, request.app.state.store)
     await runs.delete_artifacts(dataset_id)
