@@ -18,13 +18,16 @@ from bqat.store import Store
 from flows.artifacts import artifact_key
 
 
-def count(key: str) -> int:
+def stored(key: str) -> list:
+    """Every version of the artifact with this key on the session's Prefect server."""
     with get_client(sync_client=True) as prefect:
-        return len(
-            prefect.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
+        return prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
         )
+
+
+def count(key: str) -> int:
+    return len(stored(key))
 
 
 @pytest.fixture
@@ -32,19 +35,14 @@ def datasets(prefect_server):
     """Datasets `gone` and `kept`, each with a summary artifact (`gone`'s in two versions).
 
     The Prefect server is the session's: earlier tests' artifacts of these keys go first."""
-    with get_client(sync_client=True) as prefect:
-        for key in (artifact_key("scan-summary", d) for d in ("gone", "kept")):
-            found = prefect.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
-            for artifact in found:
-                prefect.delete_artifact(artifact.id)
+    keys = {d: artifact_key("scan-summary", d) for d in ("gone", "kept")}
     store = Store()
     for dataset_id in ("gone", "kept"):
         store.create_dataset(dataset_id, "face")
         store.append(dataset_id, rows=[{"file": "a.jpg", "sha256": "0" * 64, "ipd": 60}])
-    keys = {d: artifact_key("scan-summary", d) for d in ("gone", "kept")}
     with get_client(sync_client=True) as prefect:
+        for artifact in stored(keys["gone"]) + stored(keys["kept"]):
+            prefect.delete_artifact(artifact.id)
         for key in [keys["gone"], keys["gone"], keys["kept"]]:
             prefect.create_artifact(ArtifactCreate(key=key, type="table", data=[{"ipd": 60}]))
     return keys
