@@ -46,9 +46,9 @@ class ReducedImage:
     """The grey image reduced so the inter-eye distance is at most 64 px (never enlarged).
 
     Grey region measures (aligned crop, background) read it, so one reduction serves them all.
-    It is area-averaged by an integer factor (OpenCV's fast path) and then resized bilinearly by
-    less than 2x, which keeps it free of aliasing at any original resolution.
-    `factor` maps continuous coordinates: reduced = original * factor.
+    It is area-averaged by a whole factor and then resized bilinearly by less than 2x (see
+    `reduce_grey`), which keeps it free of aliasing at any original resolution.
+    `factor` maps continuous coordinates on both axes: reduced = original * factor.
     """
 
     grey: np.ndarray
@@ -140,18 +140,31 @@ def alignment_matrix(right_eye: np.ndarray, left_eye: np.ndarray) -> np.ndarray:
 
 
 def reduce_grey(grey: np.ndarray, scale: float) -> ReducedImage:
-    """`grey` reduced by `scale` when it is below 1, else as it is."""
+    """`grey` reduced by `scale` when it is below 1, else as it is.
+
+    Area-averaged by the largest whole factor `step` <= 1 / scale, then resized bilinearly by
+    the rest (scale * step, in (1 - scale, 1]), so that no step aliases.
+
+    The area step covers whole `step` x `step` blocks: the last rows and columns that do not
+    fill one (fewer than `step`) are left out, which keeps OpenCV on its path for an exact whole
+    factor. To a size that is not one, it weighs every pixel by fractions: 3-70 times slower
+    (1.1-3.4 ms against 0.05-0.5 ms for 1 Mpx on one thread). The bilinear step is asked for
+    by factor, not by size, so both axes are scaled by exactly the same factor and `factor`
+    holds for rows and columns alike (a size in whole pixels rounds each axis its own way).
+    """
     if scale >= 1.0:
         return ReducedImage(grey=grey, factor=1.0)
-    height, width = grey.shape
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
     step = int(1.0 / scale)
     if step >= 2:
-        grey = cv2.resize(
-            grey, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
-        )
-    reduced = cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR)
-    return ReducedImage(grey=reduced, factor=size[0] / width)
+        height, width = grey.shape
+        whole = grey[: max(step, height - height % step), : max(step, width - width % step)]
+        size = (max(1, whole.shape[1] // step), max(1, whole.shape[0] // step))
+        grey = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
+    # Given fx and fy (no size), OpenCV scales by exactly them and rounds the size. The rest
+    # exceeds 1 - scale >= 0.5, so no side rounds to nothing.
+    rest = scale * step
+    reduced = cv2.resize(grey, None, fx=rest, fy=rest, interpolation=cv2.INTER_LINEAR)
+    return ReducedImage(grey=reduced, factor=scale)
 
 
 def align_face(
