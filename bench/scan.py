@@ -12,7 +12,7 @@ find duplicates, detect outliers and build the HTML report on those rows, (5) th
 peak RSS of a scan of generated images in a separate process, its time to the first stored batch
 (Prefect's temporary server starts in that process first) and the ratio of later scans (the
 server up, as with `bqat serve`) to assessing the same images without a scan (same process, same
-models, threads): the median of three alternating pairs up to 1 000 images, one pair above,
+models, threads): the median of five alternating pairs up to 1 000 images, one pair above,
 and where those scans spent their time (before the first assess task, assessing, after),
 (6) the store package's lines.
 Targets: ingestion >= 85 000 rows/s, page p95 <= 10 ms, no lost row, scan RSS < 1.5 GB,
@@ -282,7 +282,7 @@ def phases(called, returned):
     done = max(step.end_time.timestamp() for step in batches)
     return begun - called, done - begun, returned - done
 ratios, spans = [], []
-for pair in range(3 if len(files) <= 1000 else 1):
+for pair in range(5 if len(files) <= 1000 else 1):
     start = time.perf_counter()
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         list(pool.map(lambda file: bqat.assess(file, "face"), files))
