@@ -18,7 +18,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -42,7 +42,7 @@ from bqat.settings import get_settings
 from bqat.verdicts import modality_warning
 from flows.active import ACTIVE, active_runs
 from flows.artifacts import delete_dataset_artifacts
-from flows.names import KIND, SCAN
+from flows.names import KIND, SCAN, uses_dataset
 
 log = logging.getLogger("bqat.api")
 FRESH_S = 0.25  # the oldest answer a poll of a running task may get
@@ -165,6 +165,15 @@ class Runs:
         """tid -> dataset_id of the runs of these flows that are queued or running."""
         runs = await self.active_parameters(*flow_names)
         return {tid: parameters.get("dataset_id") for tid, parameters in runs.items()}
+
+    async def using(self, datasets: Collection[str], *flow_names: str) -> list[str]:
+        """tids of the queued or running runs of these flows that read or write one of
+        `datasets` (see flows.names.uses_dataset)."""
+        return [
+            tid
+            for tid, parameters in (await self.active_parameters(*flow_names)).items()
+            if any(uses_dataset(parameters, dataset_id) for dataset_id in datasets)
+        ]
 
     async def active_parameters(self, *flow_names: str) -> dict[str, dict[str, Any]]:
         """tid -> parameters of the runs of these flows that are queued or running."""

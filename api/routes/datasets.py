@@ -50,11 +50,7 @@ async def delete_dataset(request: Request, dataset_id: FromPath[str]) -> None:
     check_dataset_id(dataset_id)
     runs = request.app.state.runs
     async with runs.admission():  # no scan into it is admitted while it is being deleted
-        busy = [
-            tid
-            for tid, parameters in (await runs.active_parameters(*names.DATASET_USERS)).items()
-            if names.uses_dataset(parameters, dataset_id)
-        ]
+        busy = await runs.using([dataset_id], *names.DATASET_USERS)
         if busy:
             raise DatasetInUse(
                 f"dataset {dataset_id} is in use by task {busy[0]}, queued or running; "

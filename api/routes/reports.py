@@ -23,11 +23,7 @@ WRITERS = (names.SCAN, names.REPORT)  # runs that change what the report shows
 async def _refuse_while_writing(request: Request, dataset_id: str) -> None:
     """404 for an unknown dataset; 409 naming the scan or report run still writing it."""
     await anyio.to_thread.run_sync(request.app.state.store.dataset, dataset_id)
-    busy = [
-        tid
-        for tid, target in (await request.app.state.runs.active(*WRITERS)).items()
-        if target == dataset_id
-    ]
+    busy = await request.app.state.runs.using([dataset_id], *WRITERS)
     if busy:
         raise HTTPException(
             status_code=HTTP_409_CONFLICT,

@@ -273,11 +273,7 @@ async def drift(
         return found
     runs: Runs = request.app.state.runs
     async with runs.admission():
-        scanning = [
-            tid
-            for tid, target in (await runs.active(names.SCAN)).items()
-            if target in (dataset_id, reference)
-        ]
+        scanning = await runs.using([dataset_id, reference], names.SCAN)
         if scanning:
             raise HTTPException(
                 status_code=HTTP_409_CONFLICT,
@@ -342,11 +338,8 @@ async def outliers(request: Request, dataset_id: FromPath[str]) -> Response[dict
         stored = await anyio.to_thread.run_sync(read_outliers, dataset_id)
         if stored is not None:  # stored while this request waited for the lock
             return Response(stored)
-        making = [  # a scan ends with a detection
-            tid
-            for tid, target in (await runs.active(names.SCAN, names.OUTLIERS)).items()
-            if target == dataset_id
-        ]
+        # A scan ends with a detection.
+        making = await runs.using([dataset_id], names.SCAN, names.OUTLIERS)
         tid = making[0] if making else await runs.start(names.OUTLIERS, {"dataset_id": dataset_id})
     return _accepted(tid)
 

@@ -108,8 +108,7 @@ async def start_scan(
     limit = get_settings().max_concurrent_scans
     async with runs.admission():
         # A preprocess run that chains a scan writes its dataset too.
-        writers = await runs.active(names.SCAN, names.PREPROCESS)
-        same = [tid for tid, target in writers.items() if target == dataset_id]
+        same = await runs.using([dataset_id], names.SCAN, names.PREPROCESS)
         if same:  # two scans writing one dataset at once could store a file twice
             raise HTTPException(
                 status_code=HTTP_409_CONFLICT,
