@@ -1,8 +1,11 @@
 """Image decoding by content, never by extension, with limits checked before any pixel is decoded.
 
 Pillow reads only the header (format, size, EXIF orientation); OpenCV decodes the pixels, and
-refuses truncated data instead of returning a half-grey image. Every failure is an `InputError`
-whose message says why, so a scan can store it as that file's error and go on.
+refuses truncated data instead of returning a half-grey image. JPEG goes through libjpeg-turbo
+itself (simplejpeg), which says when the compressed data is corrupt: OpenCV's decoder keeps
+libjpeg's warnings to itself and returns the image, grey or garbled from the damage on. Every
+failure is an `InputError` whose message says why, so a scan can store it as that file's error
+and go on.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
 from bqat.exceptions import InputError
@@ -30,12 +34,15 @@ _PREFIX = 16  # bytes Pillow's format checks look at
 # for metadata: a larger file cannot hold an image within the pixel limit.
 _BYTES_PER_PIXEL = 8
 _METADATA_BYTES = 16 * 1024 * 1024
-# OpenCV's flags for a JPEG decoded at 1/n of its size: (colour, grey) by n.
-_REDUCED = {
-    2: (cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_REDUCED_GRAYSCALE_2),
-    4: (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-    8: (cv2.IMREAD_REDUCED_COLOR_8, cv2.IMREAD_REDUCED_GRAYSCALE_8),
-}
+# libjpeg's warnings that sound files give too: bytes skipped before a marker (some encoders pad
+# before the end marker), an unknown JFIF version, a thumbnail of the wrong size. A file showing
+# only these is decoded, so damage that shows as skipped bytes alone still passes. Any other
+# warning means the compressed data broke off, and the pixels from there on are grey or garbage.
+_PASSABLE_JPEG_WARNINGS = (
+    "extraneous bytes before marker",
+    "unknown JFIF revision",
+    "thumbnail image size does not match",
+)
 
 
 @dataclass(frozen=True)
@@ -75,13 +82,15 @@ def decode_image(
     if isinstance(sample, np.ndarray):
         return _from_array(sample, grey=grey, limit=limit)
     data = _read(sample, limit)
-    fmt, mode, orientation, longer = _sniff(data, limit)
+    fmt, mode, orientation, (width, height) = _sniff(data, limit)
+    longer = max(width, height)
     reduced = next((f for f in (8, 4, 2) if longer // f >= least_side), 1) if least_side else 1
     if fmt == "WSQ":
         decoded = _decode_wsq(data)
-    elif fmt == "JPEG" and reduced > 1:
-        flags = _REDUCED[reduced][mode in ("L", "LA")] | cv2.IMREAD_IGNORE_ORIENTATION
-        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    elif fmt == "JPEG":
+        # Exactly 1/reduced: libjpeg-turbo's smallest scale whose sides (rounded up) reach these.
+        least = {"min_width": -(-width // reduced), "min_height": -(-height // reduced)}
+        decoded = _decode_jpeg(data, grey_source=mode in ("L", "LA"), size=least)
     else:
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
@@ -146,8 +155,8 @@ def _check_size(size: int, limit: int) -> None:
         )
 
 
-def _sniff(data: bytes, limit: int) -> tuple[str, str, int, int]:
-    """Format, mode, EXIF orientation and the longer side from the header alone; refuses
+def _sniff(data: bytes, limit: int) -> tuple[str, str, int, tuple[int, int]]:
+    """Format, mode, EXIF orientation and (width, height) as stored, from the header alone; refuses
     oversized images."""
     if _is_wsq(data):
         _register_wsq()
@@ -171,7 +180,7 @@ def _sniff(data: bytes, limit: int) -> tuple[str, str, int, int]:
     except (OSError, SyntaxError, ValueError, struct.error, IndexError, TypeError) as exc:
         raise InputError(f"unreadable image header: {exc}") from None
     _check_pixels(width, height, limit)
-    return fmt, mode, orientation, max(width, height)
+    return fmt, mode, orientation, (width, height)
 
 
 def _is_wsq(prefix: bytes) -> bool:
@@ -185,6 +194,25 @@ def _register_wsq() -> None:
         import wsq  # noqa: F401  (registers the plugin with Pillow on import)
     except ImportError:
         raise InputError("WSQ images need the wsq package (pip install wsq)") from None
+
+
+def _decode_jpeg(data: bytes, *, grey_source: bool, size: dict[str, int]) -> np.ndarray:
+    """JPEG pixels (BGR, or grey for a grey JPEG) at the least DCT scale of at least `size`
+    (`min_width`, `min_height`), as OpenCV's decoder gives them (both are libjpeg-turbo); data
+    that libjpeg reports corrupt is an `InputError` naming its warning."""
+    colorspace = "GRAY" if grey_source else "BGR"
+    try:
+        return simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=True, **size)
+    except ValueError as exc:
+        warning = str(exc)
+    if not any(passable in warning for passable in _PASSABLE_JPEG_WARNINGS):
+        raise InputError(
+            f"corrupt JPEG data ({warning}): the pixels from the damage on are not the image's"
+        )
+    try:
+        return simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=False, **size)
+    except ValueError as exc:
+        raise InputError(f"cannot decode the JPEG data: {exc}") from None
 
 
 def _decode_wsq(data: bytes) -> np.ndarray | None:

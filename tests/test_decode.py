@@ -11,6 +11,7 @@ import tracemalloc
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
@@ -237,6 +238,48 @@ def test_truncated_jpeg_data_is_an_input_error(samples: Path, keep):
         decode_image(data[: int(len(data) * keep)])
 
 
+def noise_jpeg(mode: str = "RGB") -> bytes:
+    """A JPEG of noise (every block codes many bits), without restart markers."""
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    return encode(Image.fromarray(pixels).convert(mode), "JPEG", quality=90)
+
+
+def scan_data(data: bytes) -> tuple[int, int]:
+    """(start, end) of the compressed pixels: after the SOS header, up to the end marker."""
+    sos = data.index(b"\xff\xda")
+    return sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big"), len(data) - 2
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_jpeg_pixels_are_opencvs(mode):
+    """Independent reference: OpenCV's own JPEG decoder (the same libjpeg-turbo)."""
+    data = noise_jpeg(mode)
+    expected = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(decode_image(data, grey=mode == "L").pixels, expected)
+
+
+@pytest.mark.parametrize("damage", ["end marker", "restart marker"])
+def test_jpeg_data_that_breaks_off_is_refused_where_opencv_returns_an_image(damage):
+    """A marker inside the compressed pixels ends them early: libjpeg fills the rest (grey),
+    warns "premature end of data segment", and OpenCV returns that image without a word."""
+    data = noise_jpeg()
+    start, end = scan_data(data)
+    middle = (start + end) // 2
+    marker = b"\xff\xd9" if damage == "end marker" else b"\xff\xd3"
+    broken = data[:middle] + marker + data[middle:]
+    assert cv2.imdecode(np.frombuffer(broken, np.uint8), cv2.IMREAD_UNCHANGED) is not None
+    with pytest.raises(InputError, match=r"corrupt JPEG data .*premature end of data segment"):
+        decode_image(broken)
+
+
+def test_bytes_padded_before_the_end_marker_leave_the_image_as_it_is():
+    """Some encoders pad before the end marker; libjpeg warns of extraneous bytes, and the
+    pixels are all there."""
+    data = noise_jpeg()
+    padded = data[:-2] + b"\x00\x00\x00" + data[-2:]
+    assert np.array_equal(decode_image(padded).pixels, decode_image(data).pixels)
+
+
 def test_corrupt_png_data_is_an_input_error(quadrants):
     data = bytearray(encode(quadrants, "PNG"))
     start = data.index(b"IDAT") + 8
@@ -271,7 +314,7 @@ def test_above_pillows_own_limit_the_refusal_is_ours():
         InputError, match=r"30000 x 30000 = 900000000 pixels.*BQAT_MAX_IMAGE_PIXELS"
     ):
         decode_image(png_bomb(30_000, 30_000), max_pixels=100_000_000)
-    assert _sniff(png_bomb(20_000, 10_000), 1_000_000_000) == ("PNG", "L", 1, 20_000)
+    assert _sniff(png_bomb(20_000, 10_000), 1_000_000_000) == ("PNG", "L", 1, (20_000, 10_000))
 
 
 def test_a_huge_file_that_is_no_image_is_refused_without_reading_it(tmp_path):
