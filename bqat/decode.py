@@ -207,7 +207,7 @@ def _decode_jpeg(data: bytes, *, grey_source: bool, size: dict[str, int]) -> np.
         warning = str(exc)
     if not any(passable in warning for passable in _PASSABLE_JPEG_WARNINGS):
         raise InputError(
-            f"corrupt JPEG data ({warning}): the pixels from the damage on are not the image's"
+            f"cannot decode the JPEG data: the file is corrupt or truncated ({warning})"
         )
     try:
         return simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=False, **size)
