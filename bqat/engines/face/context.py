@@ -161,7 +161,7 @@ def reduce_grey(grey: np.ndarray, scale: float) -> ReducedImage:
         size = (max(1, whole.shape[1] // step), max(1, whole.shape[0] // step))
         grey = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
     # Given fx and fy (no size), OpenCV scales by exactly them and rounds the size. The rest
-    # exceeds 1 - scale >= 0.5, so no side rounds to nothing.
+    # lies in (0.5, 1], so no side rounds to nothing.
     rest = scale * step
     reduced = cv2.resize(grey, None, fx=rest, fy=rest, interpolation=cv2.INTER_LINEAR)
     return ReducedImage(grey=reduced, factor=scale)
