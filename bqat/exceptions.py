@@ -4,6 +4,8 @@ Every failure a user can cause or meet is a `BqatError`; callers catch the branc
 (the API maps each branch to one HTTP status, the scan flow turns `InputError` into an error row).
 """
 
+from __future__ import annotations
+
 
 class BqatError(Exception):
     """Root of every error bqat raises on purpose."""
@@ -59,3 +61,11 @@ class ServiceUnavailable(BqatError, ConnectionError):
 
 class DatasetInUse(BqatError, RuntimeError):
     """A task that reads or writes the dataset is queued or running (HTTP 409)."""
+
+    @classmethod
+    def of(cls, dataset_id: str, task: str, cancel: str = "cancel it") -> DatasetInUse:
+        """The refusal to delete `dataset_id` while `task` uses it; `cancel` says how to stop it."""
+        return cls(
+            f"dataset {dataset_id} is in use by task {task}, queued or running; "
+            f"delete it when that task ends, or {cancel}"
+        )

@@ -133,10 +133,7 @@ def delete_dataset(dataset_id: str) -> int:
             if server != TEMPORARY:
                 busy = run_coro_as_sync(users())
                 if busy:
-                    raise DatasetInUse(
-                        f"dataset {dataset_id} is in use by task {busy[0]}, queued or "
-                        "running; delete it when that task ends, or cancel it"
-                    )
+                    raise DatasetInUse.of(dataset_id, busy[0])
             purge(dataset_id)
             purged = True
             return run_coro_as_sync(artifacts())

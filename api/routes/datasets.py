@@ -52,10 +52,7 @@ async def delete_dataset(request: Request, dataset_id: FromPath[str]) -> None:
     async with runs.admission():  # no scan into it is admitted while it is being deleted
         busy = await runs.using([dataset_id], *names.DATASET_USERS)
         if busy:
-            raise DatasetInUse(
-                f"dataset {dataset_id} is in use by task {busy[0]}, queued or running; "
-                f"delete it when that task ends, or cancel it (POST /task/{busy[0]}/cancel)"
-            )
+            raise DatasetInUse.of(dataset_id, busy[0], f"cancel it (POST /task/{busy[0]}/cancel)")
         await anyio.to_thread.run_sync(purge, dataset_id, request.app.state.store)
     await runs.delete_artifacts(dataset_id)
 
