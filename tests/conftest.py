@@ -78,6 +78,32 @@ def crashes_killed_runs(prefect_server: None) -> Iterator[None]:
                 client.set_flow_run_state(run.id, Crashed(message="killed by the test"), force=True)
 
 
+@pytest.fixture
+def summarised_datasets(prefect_server: None) -> dict[str, str]:
+    """Datasets `gone` and `kept`, each with a summary artifact (`gone`'s in two versions);
+    dataset id -> the artifact's key.
+
+    The Prefect server is the session's: earlier tests' artifacts of these keys go first."""
+    from dataset_artifacts import stored
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    from bqat.store import Store
+    from flows.artifacts import artifact_key
+
+    keys = {d: artifact_key("scan-summary", d) for d in ("gone", "kept")}
+    store = Store()
+    for dataset_id in ("gone", "kept"):
+        store.create_dataset(dataset_id, "face")
+        store.append(dataset_id, rows=[{"file": "a.jpg", "sha256": "0" * 64, "ipd": 60}])
+    with get_client(sync_client=True) as prefect:
+        for artifact in stored(keys["gone"]) + stored(keys["kept"]):
+            prefect.delete_artifact(artifact.id)
+        for key in [keys["gone"], keys["gone"], keys["kept"]]:
+            prefect.create_artifact(ArtifactCreate(key=key, type="table", data=[{"ipd": 60}]))
+    return keys
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():

@@ -6,74 +6,41 @@ from __future__ import annotations
 
 import json
 
-import pytest
+from dataset_artifacts import count
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import ArtifactCreate
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 import bqat
 from bqat.cli import main
 from bqat.store import Store
-from flows.artifacts import artifact_key
 
 
-def stored(key: str) -> list:
-    """Every version of the artifact with this key on the session's Prefect server."""
-    with get_client(sync_client=True) as prefect:
-        return prefect.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-        )
-
-
-def count(key: str) -> int:
-    return len(stored(key))
-
-
-@pytest.fixture
-def datasets(prefect_server):
-    """Datasets `gone` and `kept`, each with a summary artifact (`gone`'s in two versions).
-
-    The Prefect server is the session's: earlier tests' artifacts of these keys go first."""
-    keys = {d: artifact_key("scan-summary", d) for d in ("gone", "kept")}
-    store = Store()
-    for dataset_id in ("gone", "kept"):
-        store.create_dataset(dataset_id, "face")
-        store.append(dataset_id, rows=[{"file": "a.jpg", "sha256": "0" * 64, "ipd": 60}])
-    with get_client(sync_client=True) as prefect:
-        for artifact in stored(keys["gone"]) + stored(keys["kept"]):
-            prefect.delete_artifact(artifact.id)
-        for key in [keys["gone"], keys["gone"], keys["kept"]]:
-            prefect.create_artifact(ArtifactCreate(key=key, type="table", data=[{"ipd": 60}]))
-    return keys
-
-
-def test_the_cli_deletes_the_rows_and_the_prefect_artifacts(datasets, capsys):
+def test_the_cli_deletes_the_rows_and_the_prefect_artifacts(summarised_datasets, capsys):
     assert main(["datasets", "delete", "gone"]) == 0
     assert "deleted gone" in capsys.readouterr().out
-    assert (count(datasets["gone"]), count(datasets["kept"])) == (0, 1)
+    assert (count(summarised_datasets["gone"]), count(summarised_datasets["kept"])) == (0, 1)
     assert main(["datasets", "list", "--json"]) == 0
     assert [d["dataset_id"] for d in json.loads(capsys.readouterr().out)] == ["kept"]
 
 
-def test_python_deletes_the_rows_and_the_prefect_artifacts(datasets):
+def test_python_deletes_the_rows_and_the_prefect_artifacts(summarised_datasets):
     assert bqat.delete_dataset("gone") == 2
-    assert (count(datasets["gone"]), count(datasets["kept"])) == (0, 1)
+    assert (count(summarised_datasets["gone"]), count(summarised_datasets["kept"])) == (0, 1)
     assert [d.dataset_id for d in Store().datasets()] == ["kept"]
 
 
 def test_an_unreachable_prefect_server_is_a_clear_error_and_nothing_is_deleted(
-    datasets, capsys, free_port
+    summarised_datasets, capsys, free_port
 ):
     with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}):
         assert main(["datasets", "delete", "gone"]) == 2
     error = capsys.readouterr().err
     assert "gone is not deleted: the Prefect server at" in error, error
     assert sorted(d.dataset_id for d in Store().datasets()) == ["gone", "kept"]
-    assert count(datasets["gone"]) == 2
+    assert count(summarised_datasets["gone"]) == 2
 
 
-def test_a_queued_task_of_the_dataset_refuses_its_deletion(datasets, capsys):
+def test_a_queued_task_of_the_dataset_refuses_its_deletion(summarised_datasets, capsys):
     from prefect import flow
     from prefect.states import Cancelled, Scheduled
 
